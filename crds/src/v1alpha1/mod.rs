@@ -1,0 +1,32 @@
+//! The `modeldeploy.io/v1alpha1` API: the `ModelDeployment` resource.
+//!
+//! The whole spec is designed up front so that users see one coherent API; parts that later
+//! releases implement (rollout strategies beyond replace, analysis, the model router) are
+//! accepted and validated today, and the operator reports plainly when it cannot act on them yet.
+
+mod analysis;
+mod duration;
+mod model;
+mod runtime;
+mod spec;
+mod status;
+mod strategy;
+mod traffic;
+
+pub use analysis::{
+    AnalysisSpec, AnalysisTemplateRef, Metric, MetricProvider, NoDataPolicy, PrometheusMetric,
+    WebMetric, WebMetricHeader,
+};
+pub use duration::{Duration, DurationError};
+pub use model::ModelSpec;
+pub use runtime::{ImagePullPolicy, Protocol, RuntimeSpec};
+pub use spec::{ModelDeployment, ModelDeploymentSpec};
+pub use status::{
+    ModelDeploymentStatus, Phase, RetiredRevision, RevisionStatus, RolloutStatus, TrafficTarget,
+};
+pub use strategy::{
+    AbDecision, AbTestStrategy, BlueGreenStrategy, CanaryStep, CanaryStrategy, DecisionGoal,
+    HeaderMatch, HeaderMatchType, LinearShift, PauseStep, PredictionAgreement, RouteMatch,
+    ShadowStrategy, Stickiness, StrategyKind, StrategySpec,
+};
+pub use traffic::{GatewayApiTraffic, IstioTraffic, ParentReference, TrafficProvider, TrafficSpec};

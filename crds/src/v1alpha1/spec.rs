@@ -1,0 +1,94 @@
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::{ModelDeploymentStatus, ModelSpec, RuntimeSpec, StrategySpec, TrafficSpec};
+
+/// A model served on Kubernetes and the way new versions of it are rolled out.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "modeldeploy.io",
+    version = "v1alpha1",
+    kind = "ModelDeployment",
+    plural = "modeldeployments",
+    shortname = "mdep",
+    category = "modeldeploy",
+    namespaced,
+    status = "ModelDeploymentStatus",
+    derive = "PartialEq",
+    doc = "A model served on Kubernetes and the way new versions of it are rolled out.",
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Where the rollout stands"),
+    printcolumn(name = "Model", type_ = "string", json_path = ".spec.model.version", description = "Model version in the spec", priority = "1"),
+    printcolumn(name = "Stable", type_ = "string", json_path = ".status.stableRevision", description = "Revision serving traffic"),
+    printcolumn(name = "Candidate", type_ = "string", json_path = ".status.candidateRevision", description = "Revision being rolled out"),
+    printcolumn(name = "Traffic", type_ = "string", json_path = ".status.trafficSummary", description = "Share of traffic per revision"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.ready", description = "Ready replicas of the stable revision / desired"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = Rule::new("self.metadata.name.size() <= 52 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')")
+        .message("metadata.name must be a DNS label of at most 52 characters starting with a letter, so that the Service <name> and the Deployments <name>-<revision> are valid names"),
+    validation = Rule::new("!has(self.spec.strategy) || !has(self.spec.strategy.shadow) || self.spec.traffic.provider != 'replicas'")
+        .message("strategy.shadow needs a traffic provider that can mirror requests: set traffic.provider to gatewayAPI, istio or router"),
+    validation = Rule::new("!has(self.spec.strategy) || !has(self.spec.strategy.abTest) || self.spec.traffic.provider != 'replicas'")
+        .message("strategy.abTest needs a traffic provider that can route by header or cookie: set traffic.provider to gatewayAPI, istio or router"),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelDeploymentSpec {
+    /// The model to serve.
+    pub model: ModelSpec,
+
+    /// The serving container.
+    pub runtime: RuntimeSpec,
+
+    /// Pods per revision once it takes all traffic.
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 0, max = 10000))]
+    pub replicas: i32,
+
+    /// How traffic reaches the revisions.
+    #[serde(default)]
+    pub traffic: TrafficSpec,
+
+    /// How a new revision replaces the stable one; replaced at once when ready if unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<StrategySpec>,
+
+    /// How long a replaced revision keeps its pods after traffic has left it, so that
+    /// in-flight requests finish and clients drop their connections. Default 30s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub scale_down_delay_seconds: Option<i32>,
+
+    /// How long a new revision may take to become ready before the rollout is marked Degraded.
+    /// Default 600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub progress_deadline_seconds: Option<i32>,
+}
+
+fn default_replicas() -> i32 {
+    1
+}
+
+impl ModelDeploymentSpec {
+    /// Default of [`Self::scale_down_delay_seconds`].
+    pub const DEFAULT_SCALE_DOWN_DELAY_SECONDS: i32 = 30;
+    /// Default of [`Self::progress_deadline_seconds`].
+    pub const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 600;
+
+    pub fn scale_down_delay(&self) -> std::time::Duration {
+        seconds(
+            self.scale_down_delay_seconds
+                .unwrap_or(Self::DEFAULT_SCALE_DOWN_DELAY_SECONDS),
+        )
+    }
+
+    pub fn progress_deadline(&self) -> std::time::Duration {
+        seconds(
+            self.progress_deadline_seconds
+                .unwrap_or(Self::DEFAULT_PROGRESS_DEADLINE_SECONDS),
+        )
+    }
+}
+
+fn seconds(value: i32) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::try_from(value).unwrap_or(0))
+}
