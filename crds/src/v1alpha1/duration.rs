@@ -12,7 +12,9 @@ pub struct Duration(
 
 /// Why a [`Duration`] string could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {input:?}: expected a sequence of <number><unit> with unit ms, s, m or h, such as 90s or 1h30m")]
+#[error(
+    "invalid duration {input:?}: expected a sequence of <number><unit> with unit ms, s, m or h, such as 90s or 1h30m"
+)]
 pub struct DurationError {
     input: String,
 }
@@ -31,7 +33,9 @@ impl fmt::Display for Duration {
 }
 
 fn parse(input: &str) -> Result<std::time::Duration, DurationError> {
-    let error = || DurationError { input: input.to_owned() };
+    let error = || DurationError {
+        input: input.to_owned(),
+    };
     if input.is_empty() {
         return Err(error());
     }

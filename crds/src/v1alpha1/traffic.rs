@@ -23,7 +23,11 @@ pub struct TrafficSpec {
     pub provider: TrafficProvider,
 
     /// Gateway API settings, for `provider: gatewayAPI`.
-    #[serde(default, rename = "gatewayAPI", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "gatewayAPI",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub gateway_api: Option<GatewayApiTraffic>,
 
     /// Istio settings, for `provider: istio`.

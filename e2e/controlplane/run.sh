@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs a command against a fresh local control plane and stops the control plane afterwards,
+# whatever way the command ends: e2e/controlplane/run.sh -- cargo test -p modeldeploy-e2e
+set -euo pipefail
+DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RUN=$(cd "$DIR/../.." && pwd)/.run/controlplane
+[ "${1:-}" = "--" ] && shift
+[ $# -gt 0 ] || { echo "usage: $0 -- COMMAND..." >&2; exit 2; }
+trap '"$DIR/down.sh" "$RUN"' EXIT
+trap 'exit 130' INT TERM
+"$DIR/up.sh" --owner $$ "$RUN"
+# shellcheck source=/dev/null
+. "$RUN/env"
+"$@"

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Starts a local Kubernetes control plane in RUN_DIR (default: .run/controlplane at the
+# repository root): etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with
+# one fake node whose pods become Running and Ready. Installs the Gateway API and Istio CRDs.
+# Returns once everything answers; writes RUN_DIR/kubeconfig and RUN_DIR/env.
+# Stop it with down.sh RUN_DIR. With --owner PID, it also stops when process PID exits.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+RUN=""
+OWNER=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --owner) OWNER=$2; shift 2 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) RUN=$1; shift ;;
+  esac
+done
+REPO=$(cd "$CONTROLPLANE_DIR/../.." && pwd)
+RUN=${RUN:-$REPO/.run/controlplane}
+mkdir -p "$RUN"
+RUN=$(cd "$RUN" && pwd)
+
+# A run left behind by a crash is stopped before a new one starts.
+"$CONTROLPLANE_DIR/down.sh" "$RUN" >/dev/null 2>&1 || true
+rm -rf "$RUN/etcd" "$RUN/pki" "$RUN"/*.log "$RUN/pids"
+mkdir -p "$RUN/pki"
+
+t0=$SECONDS
+BIN=$("$CONTROLPLANE_DIR/build.sh")
+log "binaries: $BIN"
+
+free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+  done
+  die "no free TCP port found on 127.0.0.1"
+}
+
+start() { # name, command...
+  local name=$1; shift
+  setsid "$@" >"$RUN/$name.log" 2>&1 < /dev/null &
+  echo "$! $name" >> "$RUN/pids"
+}
+
+wait_until() { # description, timeout seconds, log name, command...
+  local what=$1 timeout=$2 name=$3; shift 3
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      echo "---- last lines of $RUN/$name.log ----" >&2; tail -n 30 "$RUN/$name.log" >&2 || true
+      die "$what did not become ready within ${timeout}s"
+    fi
+    if ! pid_alive "$name"; then
+      echo "---- last lines of $RUN/$name.log ----" >&2; tail -n 30 "$RUN/$name.log" >&2 || true
+      die "$name exited during start-up"
+    fi
+    sleep 0.5
+  done
+}
+
+pid_alive() { local pid; pid=$(awk -v n="$1" '$2 == n {print $1}' "$RUN/pids"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+
+log "creating certificates"
+(
+  cd "$RUN/pki"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 7 -keyout ca.key -out ca.crt -subj /CN=modeldeploy-test-ca \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+  openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj /CN=kube-apiserver
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes.default.svc\n' > server.ext
+  openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 7 -out apiserver.crt -extfile server.ext
+  openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr -subj "/O=system:masters/CN=admin"
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' > client.ext
+  openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 7 -out admin.crt -extfile client.ext
+  openssl genrsa -out sa.key 2048
+  openssl rsa -in sa.key -pubout -out sa.pub
+) > "$RUN/pki.log" 2>&1 || { cat "$RUN/pki.log" >&2; die "openssl could not create the certificates"; }
+
+ETCD_PORT=$(free_port); ETCD_PEER_PORT=$(free_port); API_PORT=$(free_port)
+KCM_PORT=$(free_port); SCHED_PORT=$(free_port); KWOK_PORT=$(free_port)
+KC=$RUN/kubeconfig
+cat > "$KC" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: modeldeploy-local
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority: $RUN/pki/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: $RUN/pki/admin.crt
+    client-key: $RUN/pki/admin.key
+contexts:
+- name: modeldeploy-local
+  context:
+    cluster: modeldeploy-local
+    user: admin
+    namespace: default
+current-context: modeldeploy-local
+KUBECONFIG
+
+log "starting etcd on 127.0.0.1:$ETCD_PORT"
+start etcd "$BIN/etcd" --data-dir="$RUN/etcd" --name=modeldeploy-local \
+  --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster="modeldeploy-local=http://127.0.0.1:$ETCD_PEER_PORT" \
+  --unsafe-no-fsync=true --quota-backend-bytes=2147483648
+wait_until "etcd" 30 etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+
+log "starting kube-apiserver on 127.0.0.1:$API_PORT"
+start kube-apiserver "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+  --cert-dir="$RUN/pki" --tls-cert-file="$RUN/pki/apiserver.crt" --tls-private-key-file="$RUN/pki/apiserver.key" \
+  --client-ca-file="$RUN/pki/ca.crt" --secure-port="$API_PORT" --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
+  --service-cluster-ip-range=10.0.0.0/24 --authorization-mode=Node,RBAC --allow-privileged=true \
+  --disable-admission-plugins=ServiceAccount \
+  --service-account-issuer="https://127.0.0.1:$API_PORT" --service-account-key-file="$RUN/pki/sa.pub" \
+  --service-account-signing-key-file="$RUN/pki/sa.key"
+wait_until "kube-apiserver" 120 kube-apiserver curl -fsS --cacert "$RUN/pki/ca.crt" "https://127.0.0.1:$API_PORT/readyz"
+
+log "starting kube-controller-manager and kube-scheduler"
+start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$KC" \
+  --authentication-kubeconfig="$KC" --authorization-kubeconfig="$KC" --leader-elect=false \
+  --bind-address=127.0.0.1 --secure-port="$KCM_PORT" \
+  --controllers=deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,endpointslice-controller \
+  --service-account-private-key-file="$RUN/pki/sa.key" --root-ca-file="$RUN/pki/ca.crt" \
+  --concurrent-deployment-syncs=10 --concurrent-replicaset-syncs=10 --concurrent-gc-syncs=30
+cat > "$RUN/scheduler.yaml" <<SCHED
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: $KC
+leaderElection:
+  leaderElect: false
+SCHED
+start kube-scheduler "$BIN/kube-scheduler" --config="$RUN/scheduler.yaml" --bind-address=127.0.0.1 \
+  --secure-port="$SCHED_PORT" --authentication-kubeconfig="$KC" --authorization-kubeconfig="$KC"
+
+log "starting kwok"
+KWOK_DIR=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+[ -d "$KWOK_DIR" ] || die "cannot find the kwok $KWOK_VERSION module for its stage definitions"
+for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+         pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+  echo '---'; cat "$KWOK_DIR/kustomize/stage/$f"
+done > "$RUN/kwok.yaml"
+start kwok "$BIN/kwok" --kubeconfig="$KC" --config="$RUN/kwok.yaml" --manage-all-nodes=true \
+  --cidr=10.244.0.0/16 --node-lease-duration-seconds=40 --server-address="127.0.0.1:$KWOK_PORT"
+
+KUBECTL=("$BIN/kubectl" --kubeconfig="$KC")
+wait_until "the default namespace" 60 kube-controller-manager "${KUBECTL[@]}" get namespace default
+log "creating the fake node kwok-node-0"
+"${KUBECTL[@]}" apply -f - >/dev/null <<'NODE'
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-0
+  annotations:
+    node.alpha.kubernetes.io/ttl: "0"
+    kwok.x-k8s.io/node: fake
+  labels:
+    kubernetes.io/hostname: kwok-node-0
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    type: kwok
+status:
+  allocatable: {cpu: "64", memory: 512Gi, pods: "1000", nvidia.com/gpu: "16"}
+  capacity: {cpu: "64", memory: 512Gi, pods: "1000", nvidia.com/gpu: "16"}
+NODE
+wait_until "node kwok-node-0" 60 kwok "${KUBECTL[@]}" wait --for=condition=Ready node/kwok-node-0 --timeout=2s
+
+log "installing the Gateway API $GATEWAY_API_VERSION and Istio $ISTIO_API_VERSION CRDs"
+GW_DIR=$(go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+ISTIO_DIR=$(go mod download -json "istio.io/api@$ISTIO_API_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+[ -d "$GW_DIR/config/crd/standard" ] || die "cannot find the Gateway API CRDs in the module sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION"
+[ -f "$ISTIO_DIR/kubernetes/customresourcedefinitions.gen.yaml" ] || die "cannot find the Istio CRDs in the module istio.io/api@$ISTIO_API_VERSION"
+for f in "$GW_DIR"/config/crd/standard/gateway.networking.k8s.io_*.yaml; do
+  "${KUBECTL[@]}" apply --server-side --field-manager=modeldeploy-controlplane -f "$f" >/dev/null
+done
+"${KUBECTL[@]}" apply --server-side --field-manager=modeldeploy-controlplane \
+  -f "$ISTIO_DIR/kubernetes/customresourcedefinitions.gen.yaml" >/dev/null
+"${KUBECTL[@]}" wait --for=condition=Established crd --all --timeout=60s >/dev/null
+
+cat > "$RUN/env" <<ENV
+export KUBECONFIG=$KC
+export MODELDEPLOY_BIN=$BIN
+export PATH=$BIN:\$PATH
+ENV
+
+if [ -n "$OWNER" ]; then
+  # Stops the control plane when its owner exits, even if the owner is killed outright.
+  setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; exec "$2" "$3"' _ "$OWNER" "$CONTROLPLANE_DIR/down.sh" "$RUN" \
+    >/dev/null 2>&1 < /dev/null &
+fi
+log "control plane ready in $((SECONDS - t0))s: export KUBECONFIG=$KC"

@@ -1,0 +1,268 @@
+//! The imperative shell: observe the children, plan, apply, write status, publish events.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Resource, ResourceExt};
+use modeldeploy_api::v1alpha1::{ModelDeployment, ModelDeploymentStatus};
+use serde_json::json;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::error::Error;
+use crate::labels::{self, FIELD_MANAGER};
+use crate::metrics::Metrics;
+use crate::plan::{self, Input, Plan};
+use crate::render::{self, Owner};
+use crate::revision::revision_of;
+use crate::{apply, observe};
+
+/// Reconcile again after this long even when nothing changes, to catch missed events.
+const RESYNC: Duration = Duration::from_secs(300);
+/// Wait before retrying a reconcile that failed.
+const RETRY: Duration = Duration::from_secs(10);
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: kube::Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    /// The clock; whole seconds, as the API stores times.
+    pub now: fn() -> Timestamp,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    pub fn new(client: kube::Client, metrics: Arc<Metrics>, identity: &str) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.to_owned(),
+            instance: Some(identity.to_owned()),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            metrics,
+            now: Timestamp::now,
+        }
+    }
+}
+
+/// Runs the controller until `stop` completes; reconciles in flight finish first.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    concurrency: u16,
+    stop: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = ctx.client.clone();
+    let (models, deployments, services) = match namespace.as_deref() {
+        Some(ns) => (
+            Api::<ModelDeployment>::namespaced(client.clone(), ns),
+            Api::<Deployment>::namespaced(client.clone(), ns),
+            Api::<Service>::namespaced(client, ns),
+        ),
+        None => (
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client),
+        ),
+    };
+    let children = watcher::Config::default().labels(&format!(
+        "{}={}",
+        labels::LABEL_MANAGED_BY,
+        labels::MANAGED_BY
+    ));
+    info!(
+        namespace = namespace.as_deref().unwrap_or("<all>"),
+        "starting the ModelDeployment controller"
+    );
+    Controller::new(models, watcher::Config::default())
+        .owns(deployments, children.clone())
+        .owns(services, children)
+        .with_config(ControllerConfig::default().concurrency(concurrency))
+        .graceful_shutdown_on(stop)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                debug!(%error, "controller event");
+            }
+        })
+        .await;
+    info!("the ModelDeployment controller stopped");
+}
+
+async fn reconcile(md: Arc<ModelDeployment>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let span = info_span!("reconcile", modeldeployment = %ObjectRef::from_obj(md.as_ref()));
+    let started = Instant::now();
+    let result = reconcile_one(&md, &ctx).instrument(span).await;
+    ctx.metrics.reconciled(
+        started.elapsed(),
+        result.as_ref().err().map(Error::category),
+    );
+    result
+}
+
+async fn reconcile_one(md: &ModelDeployment, ctx: &Context) -> Result<Action, Error> {
+    let name = md.name_any();
+    let namespace = md.namespace().ok_or(Error::MissingMetadata("namespace"))?;
+    let uid = md.uid().ok_or(Error::MissingMetadata("uid"))?;
+    let owner = Owner {
+        name: name.clone(),
+        namespace: namespace.clone(),
+        reference: md
+            .controller_owner_ref(&())
+            .ok_or(Error::MissingMetadata("uid"))?,
+    };
+    let deployments = Api::<Deployment>::namespaced(ctx.client.clone(), &namespace);
+    let services = Api::<Service>::namespaced(ctx.client.clone(), &namespace);
+
+    let children = observe::children(&deployments, &services, &name, &uid).await?;
+    let observed = children.observed();
+    let revision = revision_of(&md.spec);
+    let status = md.status.clone().unwrap_or_default();
+    let plan = plan::plan(Input {
+        spec: &md.spec,
+        generation: md.metadata.generation,
+        status: &status,
+        revision: &revision,
+        observed: &observed,
+        now: whole_seconds((ctx.now)()),
+    });
+
+    carry_out(&plan, md, &owner, &children, &deployments, &services).await?;
+    if md.status.as_ref() != Some(&plan.status) {
+        write_status(&ctx.client, &owner, &plan.status).await?;
+    }
+    publish(ctx, md, &plan).await;
+
+    let requeue = plan
+        .requeue_after
+        .map_or(RESYNC, |after| (after + Duration::from_secs(1)).min(RESYNC));
+    Ok(Action::requeue(requeue))
+}
+
+/// Applies the children in the order that keeps traffic safe: the revision first, then the
+/// Service, and only then removes what no longer serves.
+async fn carry_out(
+    plan: &Plan,
+    md: &ModelDeployment,
+    owner: &Owner,
+    children: &observe::Children,
+    deployments: &Api<Deployment>,
+    services: &Api<Service>,
+) -> Result<(), Error> {
+    if let Some(run) = &plan.run {
+        let desired = render::deployment(owner, &md.spec, &run.revision, run.replicas);
+        let live = children.deployments.get(&run.revision);
+        if live.is_none() {
+            let deployment_name = labels::deployment_name(&owner.name, &run.revision);
+            let existing = deployments
+                .get_opt(&deployment_name)
+                .await
+                .map_err(|source| Error::kube::<Deployment>("get", &deployment_name, source))?;
+            if existing.is_some() {
+                return Err(Error::NotOwned {
+                    kind: "Deployment",
+                    name: deployment_name,
+                });
+            }
+        }
+        if apply::apply(deployments, &desired, live).await? {
+            info!(revision = %run.revision, replicas = run.replicas, "applied the revision Deployment");
+        }
+    }
+    if let Some(serving) = &plan.service_revision {
+        let desired = render::service(owner, &md.spec, serving);
+        if apply::apply(services, &desired, children.service.as_ref()).await? {
+            info!(revision = %serving, "applied the Service");
+        }
+    }
+    for revision in &plan.delete {
+        apply::delete(deployments, &labels::deployment_name(&owner.name, revision)).await?;
+        info!(%revision, "deleted the Deployment of a retired revision");
+    }
+    Ok(())
+}
+
+async fn write_status(
+    client: &kube::Client,
+    owner: &Owner,
+    status: &ModelDeploymentStatus,
+) -> Result<(), Error> {
+    let api = Api::<ModelDeployment>::namespaced(client.clone(), &owner.namespace);
+    let patch = json!({
+        "apiVersion": ModelDeployment::api_version(&()),
+        "kind": ModelDeployment::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &owner.name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(|source| Error::kube::<ModelDeployment>("write status of", &owner.name, source))?;
+    Ok(())
+}
+
+/// Events are best effort: a failure to publish one is logged and never fails the reconcile.
+async fn publish(ctx: &Context, md: &ModelDeployment, plan: &Plan) {
+    let reference = md.object_ref(&());
+    for planned in &plan.events {
+        if planned.warning {
+            warn!(reason = planned.reason, note = %planned.note, "rollout event");
+        } else {
+            info!(reason = planned.reason, note = %planned.note, "rollout event");
+        }
+        let event = Event {
+            type_: if planned.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: planned.reason.to_owned(),
+            note: Some(planned.note.clone()),
+            action: planned.action.to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+            warn!(%error, reason = planned.reason, "could not publish an event");
+        }
+    }
+}
+
+fn error_policy(md: Arc<ModelDeployment>, error: &Error, ctx: Arc<Context>) -> Action {
+    warn!(modeldeployment = %ObjectRef::from_obj(md.as_ref()), %error, "reconcile failed");
+    let event = Event {
+        type_: EventType::Warning,
+        reason: format!("Reconcile{}", error.category()),
+        note: Some(error.to_string()),
+        action: "Reconcile".to_owned(),
+        secondary: None,
+    };
+    let reference = md.object_ref(&());
+    tokio::spawn(async move {
+        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+            warn!(%error, "could not publish an event");
+        }
+    });
+    Action::requeue(RETRY)
+}
+
+fn whole_seconds(at: Timestamp) -> Timestamp {
+    Timestamp::from_second(at.as_second()).unwrap_or(at)
+}

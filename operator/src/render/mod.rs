@@ -1,0 +1,17 @@
+//! Rendering: the child objects a plan asks for, as pure functions of the ModelDeployment.
+
+mod deployment;
+mod service;
+
+pub use deployment::deployment;
+pub use service::{selected_revision, service};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+/// Who a child belongs to: the ModelDeployment's name, namespace and controller reference.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Owner {
+    pub name: String,
+    pub namespace: String,
+    pub reference: OwnerReference,
+}

@@ -1,0 +1,56 @@
+//! Fixtures for unit tests.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use modeldeploy_api::v1alpha1::{
+    ModelDeploymentSpec, ModelSpec, Protocol, RuntimeSpec, TrafficSpec,
+};
+
+use crate::render::Owner;
+
+/// A minimal spec serving model `iris` at `version`.
+pub fn spec(version: &str) -> ModelDeploymentSpec {
+    ModelDeploymentSpec {
+        model: ModelSpec {
+            name: "iris".into(),
+            version: version.into(),
+            storage_uri: Some("s3://models/iris".into()),
+            format: Some("sklearn".into()),
+        },
+        runtime: RuntimeSpec {
+            image: "docker.io/seldonio/mlserver:1.6.1".into(),
+            image_pull_policy: None,
+            command: vec![],
+            args: vec![],
+            env: vec![],
+            port: 8080,
+            protocol: Protocol::Http,
+            resources: None,
+            readiness_probe: None,
+            liveness_probe: None,
+            startup_probe: None,
+            node_selector: Default::default(),
+            tolerations: vec![],
+            service_account_name: None,
+        },
+        replicas: 2,
+        traffic: TrafficSpec::default(),
+        strategy: None,
+        scale_down_delay_seconds: None,
+        progress_deadline_seconds: None,
+    }
+}
+
+pub fn owner(name: &str) -> Owner {
+    Owner {
+        name: name.into(),
+        namespace: "ml".into(),
+        reference: OwnerReference {
+            api_version: "modeldeploy.io/v1alpha1".into(),
+            kind: "ModelDeployment".into(),
+            name: name.into(),
+            uid: "0000-uid".into(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        },
+    }
+}
