@@ -1,1 +1,14 @@
+//! Harness for the end-to-end tests: a client for the local control plane that
+//! `e2e/controlplane/run.sh` starts, one namespace per test, an operator per test, and waits on
+//! conditions with deadlines.
 
+// Test support: a failed expectation here is a failed test, so panicking is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod cluster;
+pub mod operator;
+pub mod wait;
+
+pub use cluster::{Cluster, TestNamespace, repo_path, sample};
+pub use operator::{OperatorOptions, start_operator};
+pub use wait::{until, until_object};

@@ -1,14 +1,32 @@
 use std::fmt;
 
-use schemars::JsonSchema;
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 /// A span of time written the way Kubernetes users write them: `30s`, `5m`, `1h30m`, `250ms`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[serde(transparent)]
-pub struct Duration(
-    #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h))+$"), length(max = 32))] pub String,
-);
+pub struct Duration(pub String);
+
+impl JsonSchema for Duration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        // A CEL rule rather than `pattern`, so that a typo gets an example of the fix.
+        json_schema!({
+            "type": "string",
+            "maxLength": 32,
+            "x-kubernetes-validations": [{
+                "rule": "self.matches('^([0-9]+(ms|s|m|h))+$')",
+                "message": "must be a duration such as 30s, 5m or 1h30m (units ms, s, m, h)",
+            }],
+        })
+    }
+}
 
 /// Why a [`Duration`] string could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,0 +1,27 @@
+use std::time::Duration;
+
+use modeldeploy_operator::{LeaderElection, Operator, Settings};
+
+/// How a test runs its operator.
+#[derive(Clone, Debug)]
+pub struct OperatorOptions {
+    pub namespace: String,
+    pub leader_election: bool,
+}
+
+/// Starts an operator in this process that watches only `options.namespace`, with its HTTP
+/// server on a free loopback port.
+pub async fn start_operator(config: kube::Config, options: &OperatorOptions) -> Operator {
+    let settings = Settings {
+        namespace: Some(options.namespace.clone()),
+        http_address: "127.0.0.1:0".parse().unwrap(),
+        leader_election: options.leader_election.then(|| LeaderElection {
+            namespace: options.namespace.clone(),
+            lease_name: LeaderElection::DEFAULT_LEASE_NAME.to_owned(),
+            lease_duration: Duration::from_secs(15),
+        }),
+        concurrency: 4,
+        identity: format!("e2e-{}", options.namespace),
+    };
+    Operator::start(settings, config).await.expect("the operator starts")
+}

@@ -1,0 +1,80 @@
+//! A settled ModelDeployment costs the API server nothing: the operator sends no writes.
+
+use std::time::Duration;
+
+use k8s_openapi::api::events::v1::Event;
+use kube::Api;
+use kube::api::ListParams;
+use modeldeploy_api::v1alpha1::ModelDeployment;
+use modeldeploy_e2e::{Cluster, OperatorOptions, sample, start_operator, until};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{apply_md, until_ready};
+
+const WRITE_VERBS: [&str; 4] = ["create", "update", "patch", "delete"];
+
+#[tokio::test]
+async fn a_steady_state_sends_no_write_requests_for_a_minute() {
+    let cluster = Cluster::connect().await;
+    let ns = cluster.namespace("steady").await;
+    let operator = start_operator(
+        cluster.config.clone(),
+        &OperatorOptions { namespace: ns.name.clone(), leader_election: true },
+    )
+    .await;
+    let models: Api<ModelDeployment> = ns.api();
+    for file in ["iris-sklearn.yaml", "fraud-grpc.yaml"] {
+        apply_md(&models, &sample(file)).await;
+    }
+    until_ready(&models, "iris").await;
+    until_ready(&models, "fraud-detector").await;
+    // The event of the last transition is the last write of its reconcile.
+    let events: Api<Event> = ns.api();
+    until(crate::TIMEOUT, "both deployments announced they are available", || async {
+        let announced = events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some("RevisionAvailable"))
+            .count();
+        (announced >= 2).then_some(())
+    })
+    .await;
+
+    let metrics = operator.http_address();
+    let before = writes(&scrape(metrics).await);
+    assert!(before > 0, "the rollout itself wrote children and status");
+    // The measurement window itself: the claim is about a whole minute of quiet.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let text = scrape(metrics).await;
+    let after = writes(&text);
+    assert_eq!(before, after, "writes during 60 s of steady state:\n{text}");
+
+    operator.shutdown().await.unwrap();
+    ns.delete().await;
+}
+
+/// Writes by reconciles. Lease renewals are the leader's heartbeat, not reconcile output.
+fn writes(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("modeldeploy_kube_requests_total{"))
+        .filter(|line| WRITE_VERBS.iter().any(|verb| line.contains(&format!("verb=\"{verb}\""))))
+        .filter(|line| !line.contains("resource=\"leases\""))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+async fn scrape(address: std::net::SocketAddr) -> String {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: operator\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
