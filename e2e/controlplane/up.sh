@@ -170,6 +170,9 @@ status:
   capacity: {cpu: "64", memory: 512Gi, pods: "1000", nvidia.com/gpu: "16"}
 NODE
 wait_until "node kwok-node-0" 60 kwok "${KUBECTL[@]}" wait --for=condition=Ready node/kwok-node-0 --timeout=2s
+# The API server taints new nodes not-ready; the node lifecycle controller that would lift the
+# taint is left off so that kwok's heartbeat timing can never evict pods.
+"${KUBECTL[@]}" taint node kwok-node-0 node.kubernetes.io/not-ready:NoSchedule- >/dev/null 2>&1 || true
 
 log "installing the Gateway API $GATEWAY_API_VERSION and Istio $ISTIO_API_VERSION CRDs"
 GW_DIR=$(go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')

@@ -35,25 +35,43 @@ impl Cluster {
         .await
         .expect("usable kubeconfig");
         let client = Client::try_from(config.clone()).expect("client");
-        let cluster = Cluster { config, client, kubeconfig };
+        let cluster = Cluster {
+            config,
+            client,
+            kubeconfig,
+        };
         cluster.install_crd().await;
         cluster
     }
 
     async fn install_crd(&self) {
-        let text = std::fs::read_to_string(repo_path("crds/modeldeploy.io_modeldeployments.yaml")).unwrap();
+        let text = std::fs::read_to_string(repo_path("crds/modeldeploy.io_modeldeployments.yaml"))
+            .unwrap();
         let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
         let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
         let name = "modeldeployments.modeldeploy.io";
-        api.patch(name, &PatchParams::apply("modeldeploy-e2e").force(), &Patch::Apply(&crd))
-            .await
-            .expect("the generated CRD is accepted by the API server");
-        crate::until_object(&api, name, Duration::from_secs(30), "the CRD is established", |crd| {
-            crd.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
-        })
+        api.patch(
+            name,
+            &PatchParams::apply("modeldeploy-e2e").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .expect("the generated CRD is accepted by the API server");
+        crate::until_object(
+            &api,
+            name,
+            Duration::from_secs(30),
+            "the CRD is established",
+            |crd| {
+                crd.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                    })
+            },
+        )
         .await;
     }
 
@@ -78,7 +96,9 @@ impl Cluster {
             },
             ..Default::default()
         };
-        api.create(&PostParams::default(), &namespace).await.expect("namespace created");
+        api.create(&PostParams::default(), &namespace)
+            .await
+            .expect("namespace created");
         TestNamespace {
             name,
             client: self.client.clone(),
@@ -102,13 +122,17 @@ pub struct TestNamespace {
 
 impl std::fmt::Debug for TestNamespace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestNamespace").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("TestNamespace")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster").field("kubeconfig", &self.kubeconfig).finish_non_exhaustive()
+        f.debug_struct("Cluster")
+            .field("kubeconfig", &self.kubeconfig)
+            .finish_non_exhaustive()
     }
 }
 
@@ -130,7 +154,9 @@ impl TestNamespace {
 
 /// A path inside this repository.
 pub fn repo_path(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative)
 }
 
 /// A sample from `config/samples/`.

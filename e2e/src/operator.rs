@@ -23,5 +23,7 @@ pub async fn start_operator(config: kube::Config, options: &OperatorOptions) -> 
         concurrency: 4,
         identity: format!("e2e-{}", options.namespace),
     };
-    Operator::start(settings, config).await.expect("the operator starts")
+    Operator::start(settings, config)
+        .await
+        .expect("the operator starts")
 }

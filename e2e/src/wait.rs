@@ -21,7 +21,9 @@ where
 {
     let waited = tokio::time::timeout(
         timeout,
-        await_condition(api.clone(), name, |object: Option<&K>| object.is_some_and(&condition)),
+        await_condition(api.clone(), name, |object: Option<&K>| {
+            object.is_some_and(&condition)
+        }),
     )
     .await;
     match waited {
@@ -47,7 +49,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting until {description}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {description}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -8,16 +8,16 @@ use super::Duration;
 /// metrics.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("size(self.templates) + size(self.metrics) > 0")
+#[x_kube(validation = Rule::new("has(self.templates) || has(self.metrics)")
     .message("an analysis needs at least one template or metric"))]
 pub struct AnalysisSpec {
     /// Reusable analysis templates in the same namespace.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 16))]
+    #[schemars(length(min = 1, max = 16))]
     pub templates: Vec<AnalysisTemplateRef>,
     /// Metrics written inline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(length(min = 1, max = 32), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub metrics: Vec<Metric>,
 }
 

@@ -91,12 +91,12 @@ pub struct BlueGreenStrategy {
 /// Canary: traffic moves to the new revision in steps or linearly.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("(size(self.steps) > 0) != has(self.linear)")
+#[x_kube(validation = Rule::new("has(self.steps) != has(self.linear)")
     .message("canary needs either steps or linear, not both and not neither, e.g. steps: [{setWeight: 10}, {pause: {duration: 5m}}]"))]
 pub struct CanaryStrategy {
     /// The steps, in order: `setWeight`, `pause` and `analysis`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 64))]
+    #[schemars(length(min = 1, max = 64))]
     pub steps: Vec<CanaryStep>,
     /// Shift a fixed weight at a fixed interval instead of listing steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -27,35 +27,58 @@ pub async fn apply_md(api: &Api<ModelDeployment>, md: &ModelDeployment) -> Model
     let mut md = md.clone();
     md.metadata.namespace = None;
     md.status = None;
-    api.patch(&md.name_any(), &PatchParams::apply("e2e-user").force(), &Patch::Apply(&md))
-        .await
-        .expect("the ModelDeployment is accepted")
+    api.patch(
+        &md.name_any(),
+        &PatchParams::apply("e2e-user").force(),
+        &Patch::Apply(&md),
+    )
+    .await
+    .expect("the ModelDeployment is accepted")
 }
 
 /// Waits until the ModelDeployment reports Ready=True for its current generation.
 pub async fn until_ready(api: &Api<ModelDeployment>, name: &str) -> ModelDeployment {
-    until_object(api, name, TIMEOUT, &format!("{name} is Ready for its current generation"), |md| {
-        let generation = md.metadata.generation;
-        md.status.as_ref().is_some_and(|s| {
-            s.observed_generation == generation
-                && s.candidate_revision.is_none()
-                && s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True" && c.observed_generation == generation)
-        })
-    })
+    until_object(
+        api,
+        name,
+        TIMEOUT,
+        &format!("{name} is Ready for its current generation"),
+        |md| {
+            let generation = md.metadata.generation;
+            md.status.as_ref().is_some_and(|s| {
+                s.observed_generation == generation
+                    && s.candidate_revision.is_none()
+                    && s.conditions.iter().any(|c| {
+                        c.type_ == "Ready"
+                            && c.status == "True"
+                            && c.observed_generation == generation
+                    })
+            })
+        },
+    )
     .await
 }
 
 /// The revision Deployments that belong to `name`.
 pub async fn revision_deployments(api: &Api<Deployment>, name: &str) -> Vec<Deployment> {
-    let selector = format!("app.kubernetes.io/managed-by=modeldeploy-operator,modeldeploy.io/deployment={name}");
-    api.list(&ListParams::default().labels(&selector)).await.unwrap().items
+    let selector = format!(
+        "app.kubernetes.io/managed-by=modeldeploy-operator,modeldeploy.io/deployment={name}"
+    );
+    api.list(&ListParams::default().labels(&selector))
+        .await
+        .unwrap()
+        .items
 }
 
 /// The revision a Service selects.
 pub fn selected_revision(service: &Service) -> Option<String> {
-    service.spec.as_ref()?.selector.as_ref()?.get("modeldeploy.io/revision").cloned()
+    service
+        .spec
+        .as_ref()?
+        .selector
+        .as_ref()?
+        .get("modeldeploy.io/revision")
+        .cloned()
 }
 
 /// Pods of one revision that are Ready.

@@ -21,11 +21,26 @@ async fn the_operator_reconciles_the_samples_with_only_the_charts_rbac() {
     let rendered = Command::new(cluster.tool("helm"))
         .args(["template", &release])
         .arg(repo_path("charts/modeldeploy"))
-        .args(["--namespace", &ns.name, "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml"])
+        .args([
+            "--namespace",
+            &ns.name,
+            "--show-only",
+            "templates/serviceaccount.yaml",
+            "--show-only",
+            "templates/rbac.yaml",
+        ])
         .output()
         .unwrap();
-    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
-    kubectl(&cluster, &["apply", "--namespace", &ns.name, "-f", "-"], &rendered.stdout);
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    kubectl(
+        &cluster,
+        &["apply", "--namespace", &ns.name, "-f", "-"],
+        &rendered.stdout,
+    );
 
     let accounts: Api<ServiceAccount> = ns.api();
     let account = accounts
@@ -53,7 +68,10 @@ async fn the_operator_reconciles_the_samples_with_only_the_charts_rbac() {
         .unwrap()
         .token;
     let token_file = std::env::temp_dir().join(format!("modeldeploy-e2e-{release}.token"));
-    std::fs::File::create(&token_file).unwrap().write_all(token.as_bytes()).unwrap();
+    std::fs::File::create(&token_file)
+        .unwrap()
+        .write_all(token.as_bytes())
+        .unwrap();
     let mut config = cluster.config.clone();
     config.auth_info = kube::config::AuthInfo {
         token_file: Some(token_file.display().to_string()),
@@ -68,7 +86,14 @@ async fn the_operator_reconciles_the_samples_with_only_the_charts_rbac() {
         other => panic!("the operator's ServiceAccount must not list Secrets: {other:?}"),
     }
 
-    let operator = start_operator(config, &OperatorOptions { namespace: ns.name.clone(), leader_election: true }).await;
+    let operator = start_operator(
+        config,
+        &OperatorOptions {
+            namespace: ns.name.clone(),
+            leader_election: true,
+        },
+    )
+    .await;
     let models: Api<ModelDeployment> = ns.api();
     for file in ["iris-sklearn.yaml", "llm-gpu.yaml", "fraud-grpc.yaml"] {
         apply_md(&models, &sample(file)).await;
@@ -78,7 +103,18 @@ async fn the_operator_reconciles_the_samples_with_only_the_charts_rbac() {
     }
     operator.shutdown().await.unwrap();
 
-    kubectl(&cluster, &["delete", "--namespace", &ns.name, "--ignore-not-found", "-f", "-"], &rendered.stdout);
+    kubectl(
+        &cluster,
+        &[
+            "delete",
+            "--namespace",
+            &ns.name,
+            "--ignore-not-found",
+            "-f",
+            "-",
+        ],
+        &rendered.stdout,
+    );
     let _ = std::fs::remove_file(token_file);
     ns.delete().await;
 }
@@ -95,5 +131,9 @@ fn kubectl(cluster: &Cluster, args: &[&str], stdin: &[u8]) {
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -18,7 +18,10 @@ async fn every_sample_becomes_ready_with_owned_labelled_children() {
     let ns = cluster.namespace("samples").await;
     let operator = start_operator(
         cluster.config.clone(),
-        &OperatorOptions { namespace: ns.name.clone(), leader_election: true },
+        &OperatorOptions {
+            namespace: ns.name.clone(),
+            leader_election: true,
+        },
     )
     .await;
     let models: Api<ModelDeployment> = ns.api();
@@ -34,29 +37,64 @@ async fn every_sample_becomes_ready_with_owned_labelled_children() {
         let md = until_ready(&models, &name).await;
         let status = md.status.clone().unwrap();
         let revision = status.stable_revision.clone().expect("a stable revision");
-        assert_eq!(status.phase.map(|p| p.as_str()), Some("Healthy"), "{name}: {status:?}");
-        assert_eq!(status.traffic_summary.as_deref(), Some(format!("{revision}=100%").as_str()));
+        assert_eq!(
+            status.phase.map(|p| p.as_str()),
+            Some("Healthy"),
+            "{name}: {status:?}"
+        );
+        assert_eq!(
+            status.traffic_summary.as_deref(),
+            Some(format!("{revision}=100%").as_str())
+        );
 
-        let owned_by_md = |owners: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]| {
-            owners.iter().any(|o| o.uid == md.uid().unwrap() && o.controller == Some(true))
-        };
-        let deployment = deployments.get(&format!("{name}-{revision}")).await.unwrap();
-        assert!(owned_by_md(deployment.owner_references()), "{name}: Deployment owner");
+        let owned_by_md =
+            |owners: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]| {
+                owners
+                    .iter()
+                    .any(|o| o.uid == md.uid().unwrap() && o.controller == Some(true))
+            };
+        let deployment = deployments
+            .get(&format!("{name}-{revision}"))
+            .await
+            .unwrap();
+        assert!(
+            owned_by_md(deployment.owner_references()),
+            "{name}: Deployment owner"
+        );
         let labels = deployment.labels();
         assert_eq!(labels["app.kubernetes.io/name"], name);
-        assert_eq!(labels["app.kubernetes.io/managed-by"], "modeldeploy-operator");
+        assert_eq!(
+            labels["app.kubernetes.io/managed-by"],
+            "modeldeploy-operator"
+        );
         assert_eq!(labels["modeldeploy.io/revision"], revision);
-        assert_eq!(labels["modeldeploy.io/model-version"], md.spec.model.version);
+        assert_eq!(
+            labels["modeldeploy.io/model-version"],
+            md.spec.model.version
+        );
 
         let service = services.get(&name).await.unwrap();
-        assert!(owned_by_md(service.owner_references()), "{name}: Service owner");
-        assert_eq!(service.labels()["app.kubernetes.io/managed-by"], "modeldeploy-operator");
-        assert_eq!(selected_revision(&service).as_deref(), Some(revision.as_str()));
+        assert!(
+            owned_by_md(service.owner_references()),
+            "{name}: Service owner"
+        );
+        assert_eq!(
+            service.labels()["app.kubernetes.io/managed-by"],
+            "modeldeploy-operator"
+        );
+        assert_eq!(
+            selected_revision(&service).as_deref(),
+            Some(revision.as_str())
+        );
         let port = &service.spec.as_ref().unwrap().ports.as_ref().unwrap()[0];
         assert_eq!(port.port, md.spec.runtime.port);
 
         let replicas = usize::try_from(md.spec.replicas).unwrap();
-        assert_eq!(ready_pods(&pods, &name, &revision).await, replicas, "{name}: ready pods");
+        assert_eq!(
+            ready_pods(&pods, &name, &revision).await,
+            replicas,
+            "{name}: ready pods"
+        );
     }
     operator.shutdown().await.unwrap();
     ns.delete().await;
@@ -68,7 +106,10 @@ async fn children_deleted_or_edited_by_hand_are_put_back_and_deletion_leaves_not
     let ns = cluster.namespace("heal").await;
     let operator = start_operator(
         cluster.config.clone(),
-        &OperatorOptions { namespace: ns.name.clone(), leader_election: false },
+        &OperatorOptions {
+            namespace: ns.name.clone(),
+            leader_election: false,
+        },
     )
     .await;
     let models: Api<ModelDeployment> = ns.api();
@@ -82,37 +123,71 @@ async fn children_deleted_or_edited_by_hand_are_put_back_and_deletion_leaves_not
 
     // The Service is deleted: it comes back, selecting the same revision.
     let old_service_uid = services.get("iris").await.unwrap().uid();
-    services.delete("iris", &DeleteParams::default()).await.unwrap();
-    until_object(&services, "iris", crate::TIMEOUT, "the Service is recreated", |s| {
-        s.uid() != old_service_uid && selected_revision(s).as_deref() == Some(revision.as_str())
-    })
+    services
+        .delete("iris", &DeleteParams::default())
+        .await
+        .unwrap();
+    until_object(
+        &services,
+        "iris",
+        crate::TIMEOUT,
+        "the Service is recreated",
+        |s| {
+            s.uid() != old_service_uid && selected_revision(s).as_deref() == Some(revision.as_str())
+        },
+    )
     .await;
 
     // The Deployment is deleted: it comes back with its pods.
     let old_deployment_uid = deployments.get(&deployment_name).await.unwrap().uid();
-    deployments.delete(&deployment_name, &DeleteParams::foreground()).await.unwrap();
-    until_object(&deployments, &deployment_name, TIMEOUT, "the Deployment is recreated and available", |d| {
-        d.uid() != old_deployment_uid && d.status.as_ref().and_then(|s| s.available_replicas) == Some(2)
-    })
+    deployments
+        .delete(&deployment_name, &DeleteParams::foreground())
+        .await
+        .unwrap();
+    until_object(
+        &deployments,
+        &deployment_name,
+        TIMEOUT,
+        "the Deployment is recreated and available",
+        |d| {
+            d.uid() != old_deployment_uid
+                && d.status.as_ref().and_then(|s| s.available_replicas) == Some(2)
+        },
+    )
     .await;
 
     // Replicas edited by hand go back to the spec.
     deployments
-        .patch(&deployment_name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 5}})))
+        .patch(
+            &deployment_name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
         .await
         .unwrap();
-    until_object(&deployments, &deployment_name, TIMEOUT, "the hand edit is reverted", |d| {
-        d.spec.as_ref().and_then(|s| s.replicas) == Some(2)
-    })
+    until_object(
+        &deployments,
+        &deployment_name,
+        TIMEOUT,
+        "the hand edit is reverted",
+        |d| d.spec.as_ref().and_then(|s| s.replicas) == Some(2),
+    )
     .await;
 
     // Deleting the ModelDeployment removes every child through the garbage collector.
-    models.delete("iris", &DeleteParams::default()).await.unwrap();
-    until(TIMEOUT, "no Deployment or Service of iris is left", || async {
-        let deployments_left = revision_deployments(&deployments, "iris").await.len();
-        let service_left = services.get_opt("iris").await.unwrap().is_some();
-        (deployments_left == 0 && !service_left).then_some(())
-    })
+    models
+        .delete("iris", &DeleteParams::default())
+        .await
+        .unwrap();
+    until(
+        TIMEOUT,
+        "no Deployment or Service of iris is left",
+        || async {
+            let deployments_left = revision_deployments(&deployments, "iris").await.len();
+            let service_left = services.get_opt("iris").await.unwrap().is_some();
+            (deployments_left == 0 && !service_left).then_some(())
+        },
+    )
     .await;
     let pods: Api<Pod> = ns.api();
     until(TIMEOUT, "no pod of iris is left", || async {

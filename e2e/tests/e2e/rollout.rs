@@ -3,8 +3,8 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{ListParams, Patch, PatchParams};
 use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams};
 use modeldeploy_api::v1alpha1::ModelDeployment;
 use modeldeploy_e2e::{Cluster, OperatorOptions, sample, start_operator, until, until_object};
 use serde_json::json;
@@ -17,7 +17,10 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
     let ns = cluster.namespace("rollout").await;
     let operator = start_operator(
         cluster.config.clone(),
-        &OperatorOptions { namespace: ns.name.clone(), leader_election: true },
+        &OperatorOptions {
+            namespace: ns.name.clone(),
+            leader_election: true,
+        },
     )
     .await;
     let models: Api<ModelDeployment> = ns.api();
@@ -28,18 +31,34 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
     let mut md = sample("iris-sklearn.yaml");
     md.spec.scale_down_delay_seconds = Some(20);
     apply_md(&models, &md).await;
-    let old = until_ready(&models, "iris").await.status.unwrap().stable_revision.unwrap();
+    let old = until_ready(&models, "iris")
+        .await
+        .status
+        .unwrap()
+        .stable_revision
+        .unwrap();
 
     // The new version's pods can only run on nodes with a label no node has yet, so the new
     // revision stays unavailable until the test adds it.
     let gate = format!("e2e.modeldeploy.io/{}", ns.name);
     md.spec.model.version = "1.1.0".into();
-    md.spec.runtime.node_selector.insert(gate.clone(), "open".into());
+    md.spec
+        .runtime
+        .node_selector
+        .insert(gate.clone(), "open".into());
     let generation = apply_md(&models, &md).await.metadata.generation;
 
-    let rolling = until_object(&models, "iris", TIMEOUT, "the new revision is being rolled out", |m| {
-        m.status.as_ref().is_some_and(|s| s.observed_generation == generation && s.candidate_revision.is_some())
-    })
+    let rolling = until_object(
+        &models,
+        "iris",
+        TIMEOUT,
+        "the new revision is being rolled out",
+        |m| {
+            m.status.as_ref().is_some_and(|s| {
+                s.observed_generation == generation && s.candidate_revision.is_some()
+            })
+        },
+    )
     .await;
     let status = rolling.status.unwrap();
     let new = status.candidate_revision.clone().unwrap();
@@ -47,13 +66,30 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
     assert_eq!(status.phase.map(|p| p.as_str()), Some("Progressing"));
     assert_eq!(status.stable_revision.as_deref(), Some(old.as_str()));
     let new_deployment = deployments.get(&format!("iris-{new}")).await.unwrap();
-    assert_eq!(new_deployment.status.and_then(|s| s.available_replicas).unwrap_or(0), 0);
-    assert_eq!(selected_revision(&services.get("iris").await.unwrap()).as_deref(), Some(old.as_str()));
-    assert_eq!(ready_pods(&pods, "iris", &old).await, 2, "the old revision keeps serving at full strength");
+    assert_eq!(
+        new_deployment
+            .status
+            .and_then(|s| s.available_replicas)
+            .unwrap_or(0),
+        0
+    );
+    assert_eq!(
+        selected_revision(&services.get("iris").await.unwrap()).as_deref(),
+        Some(old.as_str())
+    );
+    assert_eq!(
+        ready_pods(&pods, "iris", &old).await,
+        2,
+        "the old revision keeps serving at full strength"
+    );
 
     let nodes: Api<Node> = Api::all(cluster.client.clone());
     nodes
-        .patch("kwok-node-0", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {gate.clone(): "open"}}})))
+        .patch(
+            "kwok-node-0",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {gate.clone(): "open"}}})),
+        )
         .await
         .unwrap();
 
@@ -62,18 +98,47 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
     let service = services.get("iris").await.unwrap();
     assert_eq!(selected_revision(&service).as_deref(), Some(new.as_str()));
     let new_deployment = deployments.get(&format!("iris-{new}")).await.unwrap();
-    assert_eq!(new_deployment.status.and_then(|s| s.available_replicas), Some(2));
+    assert_eq!(
+        new_deployment.status.and_then(|s| s.available_replicas),
+        Some(2)
+    );
 
     // The old revision drains for scaleDownDelaySeconds, then goes.
-    assert!(done.retired_revisions.iter().any(|r| r.name == old), "{done:?}");
-    assert!(deployments.get_opt(&format!("iris-{old}")).await.unwrap().is_some());
-    until(TIMEOUT, "the old revision's Deployment is removed", || async {
-        deployments.get_opt(&format!("iris-{old}")).await.unwrap().is_none().then_some(())
-    })
+    assert!(
+        done.retired_revisions.iter().any(|r| r.name == old),
+        "{done:?}"
+    );
+    assert!(
+        deployments
+            .get_opt(&format!("iris-{old}"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    until(
+        TIMEOUT,
+        "the old revision's Deployment is removed",
+        || async {
+            deployments
+                .get_opt(&format!("iris-{old}"))
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        },
+    )
     .await;
-    let settled = until_object(&models, "iris", TIMEOUT, "the retired revision leaves the status", |m| {
-        m.status.as_ref().is_some_and(|s| s.retired_revisions.is_empty())
-    })
+    let settled = until_object(
+        &models,
+        "iris",
+        TIMEOUT,
+        "the retired revision leaves the status",
+        |m| {
+            m.status
+                .as_ref()
+                .is_some_and(|s| s.retired_revisions.is_empty())
+        },
+    )
     .await;
     assert_eq!(settled.status.unwrap().revisions.len(), 1);
 
@@ -88,11 +153,18 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
         .filter_map(|e| e.reason)
         .collect();
     for expected in ["RolloutStarted", "TrafficSwitched", "RevisionScaledDown"] {
-        assert!(reasons.iter().any(|r| r == expected), "missing event {expected} in {reasons:?}");
+        assert!(
+            reasons.iter().any(|r| r == expected),
+            "missing event {expected} in {reasons:?}"
+        );
     }
 
     nodes
-        .patch("kwok-node-0", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {gate: null}}})))
+        .patch(
+            "kwok-node-0",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {gate: null}}})),
+        )
         .await
         .unwrap();
     operator.shutdown().await.unwrap();

@@ -19,7 +19,10 @@ async fn a_steady_state_sends_no_write_requests_for_a_minute() {
     let ns = cluster.namespace("steady").await;
     let operator = start_operator(
         cluster.config.clone(),
-        &OperatorOptions { namespace: ns.name.clone(), leader_election: true },
+        &OperatorOptions {
+            namespace: ns.name.clone(),
+            leader_election: true,
+        },
     )
     .await;
     let models: Api<ModelDeployment> = ns.api();
@@ -30,17 +33,21 @@ async fn a_steady_state_sends_no_write_requests_for_a_minute() {
     until_ready(&models, "fraud-detector").await;
     // The event of the last transition is the last write of its reconcile.
     let events: Api<Event> = ns.api();
-    until(crate::TIMEOUT, "both deployments announced they are available", || async {
-        let announced = events
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .iter()
-            .filter(|e| e.reason.as_deref() == Some("RevisionAvailable"))
-            .count();
-        (announced >= 2).then_some(())
-    })
+    until(
+        crate::TIMEOUT,
+        "both deployments announced they are available",
+        || async {
+            let announced = events
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .filter(|e| e.reason.as_deref() == Some("RevisionAvailable"))
+                .count();
+            (announced >= 2).then_some(())
+        },
+    )
     .await;
 
     let metrics = operator.http_address();
@@ -61,7 +68,11 @@ fn writes(metrics: &str) -> u64 {
     metrics
         .lines()
         .filter(|line| line.starts_with("modeldeploy_kube_requests_total{"))
-        .filter(|line| WRITE_VERBS.iter().any(|verb| line.contains(&format!("verb=\"{verb}\""))))
+        .filter(|line| {
+            WRITE_VERBS
+                .iter()
+                .any(|verb| line.contains(&format!("verb=\"{verb}\"")))
+        })
         .filter(|line| !line.contains("resource=\"leases\""))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
@@ -76,5 +87,8 @@ async fn scrape(address: std::net::SocketAddr) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
 }

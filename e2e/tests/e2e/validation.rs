@@ -17,7 +17,11 @@ async fn invalid_manifests_are_rejected_by_the_api_server_with_a_helpful_message
         .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 12, "at least 12 invalid manifests, found {}", files.len());
+    assert!(
+        files.len() >= 12,
+        "at least 12 invalid manifests, found {}",
+        files.len()
+    );
 
     let mut failures = Vec::new();
     for file in &files {
@@ -36,7 +40,11 @@ async fn invalid_manifests_are_rejected_by_the_api_server_with_a_helpful_message
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         if output.status.success() || !stderr.contains(expected) {
-            failures.push(format!("{}: expected rejection containing {expected:?}, got exit {} and {stderr}", file.display(), output.status));
+            failures.push(format!(
+                "{}: expected rejection containing {expected:?}, got exit {} and {stderr}",
+                file.display(),
+                output.status
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -49,6 +57,10 @@ async fn invalid_manifests_are_rejected_by_the_api_server_with_a_helpful_message
         .arg(repo_path("config/samples"))
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     ns.delete().await;
 }

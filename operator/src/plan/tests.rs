@@ -50,7 +50,12 @@ fn serving(stable: &str) -> ModelDeploymentStatus {
     }
 }
 
-fn run(spec: &ModelDeploymentSpec, status: &ModelDeploymentStatus, observed: &Observed, now: Timestamp) -> Plan {
+fn run(
+    spec: &ModelDeploymentSpec,
+    status: &ModelDeploymentStatus,
+    observed: &Observed,
+    now: Timestamp,
+) -> Plan {
     plan(Input {
         spec,
         generation: Some(3),
@@ -77,22 +82,44 @@ fn condition(plan: &Plan, type_: &str) -> (String, String) {
 
 #[test]
 fn first_deploy_creates_the_revision_and_points_the_service_at_it() {
-    let plan = run(&spec("1.0.0"), &ModelDeploymentStatus::default(), &Observed::default(), at(0));
-    assert_eq!(plan.run.as_ref().map(|r| (r.revision.as_str(), r.replicas)), Some((NEW, 2)));
+    let plan = run(
+        &spec("1.0.0"),
+        &ModelDeploymentStatus::default(),
+        &Observed::default(),
+        at(0),
+    );
+    assert_eq!(
+        plan.run.as_ref().map(|r| (r.revision.as_str(), r.replicas)),
+        Some((NEW, 2))
+    );
     assert_eq!(plan.service_revision.as_deref(), Some(NEW));
     assert_eq!(plan.status.phase, Some(Phase::Pending));
     assert_eq!(plan.status.stable_revision, None);
     assert_eq!(plan.status.candidate_revision.as_deref(), Some(NEW));
     assert_eq!(plan.status.observed_generation, Some(3));
-    assert_eq!(condition(&plan, "Ready"), ("False".into(), "ReplicasNotReady".into()));
-    assert_eq!(condition(&plan, "Progressing"), ("True".into(), "RolloutInProgress".into()));
+    assert_eq!(
+        condition(&plan, "Ready"),
+        ("False".into(), "ReplicasNotReady".into())
+    );
+    assert_eq!(
+        condition(&plan, "Progressing"),
+        ("True".into(), "RolloutInProgress".into())
+    );
     assert_eq!(reasons(&plan), ["RolloutStarted"]);
-    assert_eq!(plan.status.rollout.as_ref().map(|r| r.started_at.clone()), Some(Time(at(0))));
+    assert_eq!(
+        plan.status.rollout.as_ref().map(|r| r.started_at.clone()),
+        Some(Time(at(0)))
+    );
 }
 
 #[test]
 fn first_deploy_becomes_stable_when_every_replica_is_available() {
-    let pending = run(&spec("1.0.0"), &ModelDeploymentStatus::default(), &Observed::default(), at(0));
+    let pending = run(
+        &spec("1.0.0"),
+        &ModelDeploymentStatus::default(),
+        &Observed::default(),
+        at(0),
+    );
     let live = observed(&[revision(NEW, 2, 2)], Some(NEW));
     let plan = run(&spec("1.0.0"), &pending.status, &live, at(5));
     assert_eq!(plan.status.stable_revision.as_deref(), Some(NEW));
@@ -100,9 +127,18 @@ fn first_deploy_becomes_stable_when_every_replica_is_available() {
     assert_eq!(plan.status.rollout, None);
     assert_eq!(plan.status.phase, Some(Phase::Healthy));
     assert_eq!(plan.status.ready.as_deref(), Some("2/2"));
-    assert_eq!(plan.status.traffic_summary.as_deref(), Some("newrev0001=100%"));
-    assert_eq!(condition(&plan, "Ready"), ("True".into(), "Available".into()));
-    assert_eq!(condition(&plan, "Degraded"), ("False".into(), "AsExpected".into()));
+    assert_eq!(
+        plan.status.traffic_summary.as_deref(),
+        Some("newrev0001=100%")
+    );
+    assert_eq!(
+        condition(&plan, "Ready"),
+        ("True".into(), "Available".into())
+    );
+    assert_eq!(
+        condition(&plan, "Degraded"),
+        ("False".into(), "AsExpected".into())
+    );
     assert_eq!(reasons(&plan), ["RevisionAvailable"]);
 }
 
@@ -127,7 +163,10 @@ fn a_new_revision_runs_beside_the_stable_one_which_keeps_the_service() {
     assert_eq!(plan.status.stable_revision.as_deref(), Some(OLD));
     assert_eq!(plan.status.candidate_revision.as_deref(), Some(NEW));
     assert_eq!(plan.status.phase, Some(Phase::Progressing));
-    assert_eq!(condition(&plan, "Ready"), ("True".into(), "Available".into()));
+    assert_eq!(
+        condition(&plan, "Ready"),
+        ("True".into(), "Available".into())
+    );
     assert_eq!(plan.status.revisions.len(), 2);
 }
 
@@ -140,10 +179,16 @@ fn the_service_switches_once_the_new_revision_is_available_and_the_old_one_drain
     assert_eq!(plan.service_revision.as_deref(), Some(NEW));
     assert_eq!(plan.status.stable_revision.as_deref(), Some(NEW));
     assert_eq!(plan.status.rollout, None);
-    assert!(plan.delete.is_empty(), "the old revision keeps its pods while clients move");
+    assert!(
+        plan.delete.is_empty(),
+        "the old revision keeps its pods while clients move"
+    );
     assert_eq!(
         plan.status.retired_revisions,
-        [RetiredRevision { name: OLD.into(), scale_down_at: Time(at(30)) }]
+        [RetiredRevision {
+            name: OLD.into(),
+            scale_down_at: Time(at(30))
+        }]
     );
     assert_eq!(plan.requeue_after, Some(Duration::from_secs(30)));
     assert_eq!(reasons(&plan), ["TrafficSwitched"]);
@@ -153,7 +198,10 @@ fn the_service_switches_once_the_new_revision_is_available_and_the_old_one_drain
 fn a_retired_revision_is_removed_when_its_delay_ends_and_not_before() {
     let live = observed(&[revision(OLD, 2, 2), revision(NEW, 2, 2)], Some(NEW));
     let mut status = serving(NEW);
-    status.retired_revisions = vec![RetiredRevision { name: OLD.into(), scale_down_at: Time(at(30)) }];
+    status.retired_revisions = vec![RetiredRevision {
+        name: OLD.into(),
+        scale_down_at: Time(at(30)),
+    }];
 
     let early = run(&spec("1.1.0"), &status, &live, at(20));
     assert!(early.delete.is_empty());
@@ -176,7 +224,10 @@ fn a_restart_after_the_switch_but_before_the_status_write_still_drains_the_old_r
     let plan = run(&spec("1.1.0"), &status, &live, at(100));
     assert_eq!(plan.service_revision.as_deref(), Some(NEW));
     assert!(plan.delete.is_empty());
-    assert_eq!(plan.status.retired_revisions[0].scale_down_at, Time(at(130)));
+    assert_eq!(
+        plan.status.retired_revisions[0].scale_down_at,
+        Time(at(130))
+    );
 }
 
 #[test]
@@ -198,14 +249,24 @@ fn the_rollout_start_survives_replanning_and_the_deadline_degrades_once() {
     assert_eq!(started.requeue_after, Some(Duration::from_secs(600)));
 
     let waiting = run(&spec("1.1.0"), &started.status, &live, at(300));
-    assert_eq!(waiting.status.rollout, started.status.rollout, "the start is not reset");
+    assert_eq!(
+        waiting.status.rollout, started.status.rollout,
+        "the start is not reset"
+    );
     assert!(waiting.events.is_empty());
     assert_eq!(waiting.requeue_after, Some(Duration::from_secs(300)));
 
     let late = run(&spec("1.1.0"), &waiting.status, &live, at(600));
     assert_eq!(late.status.phase, Some(Phase::Degraded));
-    assert_eq!(condition(&late, "Degraded"), ("True".into(), "ProgressDeadlineExceeded".into()));
-    assert_eq!(condition(&late, "Ready"), ("True".into(), "Available".into()), "the old revision still serves");
+    assert_eq!(
+        condition(&late, "Degraded"),
+        ("True".into(), "ProgressDeadlineExceeded".into())
+    );
+    assert_eq!(
+        condition(&late, "Ready"),
+        ("True".into(), "Available".into()),
+        "the old revision still serves"
+    );
     assert_eq!(late.service_revision.as_deref(), Some(OLD));
     assert_eq!(reasons(&late), ["ProgressDeadlineExceeded"]);
 
@@ -219,7 +280,10 @@ fn a_strategy_not_yet_available_holds_the_stable_revision() {
     let mut canary = spec("1.1.0");
     canary.strategy = Some(StrategySpec {
         canary: Some(CanaryStrategy {
-            steps: vec![CanaryStep { set_weight: Some(10), ..CanaryStep::default() }],
+            steps: vec![CanaryStep {
+                set_weight: Some(10),
+                ..CanaryStep::default()
+            }],
             ..CanaryStrategy::default()
         }),
         ..StrategySpec::default()
@@ -229,13 +293,21 @@ fn a_strategy_not_yet_available_holds_the_stable_revision() {
     assert_eq!(plan.run, None, "the new revision is not started");
     assert_eq!(plan.service_revision.as_deref(), Some(OLD));
     assert_eq!(plan.status.phase, Some(Phase::Paused));
-    assert_eq!(condition(&plan, "Progressing"), ("False".into(), "StrategyNotSupported".into()));
+    assert_eq!(
+        condition(&plan, "Progressing"),
+        ("False".into(), "StrategyNotSupported".into())
+    );
     assert_eq!(reasons(&plan), ["StrategyNotSupported"]);
     let again = run(&canary, &plan.status, &live, at(10));
     assert!(again.events.is_empty());
 
     // A first deploy has nothing to protect, so any strategy deploys.
-    let first = run(&canary, &ModelDeploymentStatus::default(), &Observed::default(), at(0));
+    let first = run(
+        &canary,
+        &ModelDeploymentStatus::default(),
+        &Observed::default(),
+        at(0),
+    );
     assert_eq!(first.run.as_ref().map(|r| r.revision.as_str()), Some(NEW));
 }
 
@@ -258,5 +330,8 @@ fn scaling_the_stable_revision_reports_progress_until_the_new_replicas_are_ready
     assert_eq!(plan.run.as_ref().map(|r| r.replicas), Some(4));
     assert_eq!(plan.status.phase, Some(Phase::Progressing));
     assert_eq!(plan.status.ready.as_deref(), Some("2/4"));
-    assert_eq!(condition(&plan, "Progressing"), ("True".into(), "ScalingReplicas".into()));
+    assert_eq!(
+        condition(&plan, "Progressing"),
+        ("True".into(), "ScalingReplicas".into())
+    );
 }
