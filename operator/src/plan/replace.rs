@@ -60,15 +60,15 @@ fn decide(input: &Input<'_>, kind: StrategyKind, events: &mut Vec<PlannedEvent>)
 
     let recorded_stable = input.status.stable_revision.as_deref();
     let stable = recorded_stable.filter(|s| input.observed.revisions.contains_key(*s));
-    if let (Some(lost), None) = (recorded_stable, stable) {
-        if lost != revision {
-            events.push(PlannedEvent {
-                warning: true,
-                reason: "StableRevisionMissing",
-                action: "Deploy",
-                note: format!("the Deployment of stable revision {lost} is gone; serving revision {revision} as soon as it is ready"),
-            });
-        }
+    if let (Some(lost), None) = (recorded_stable, stable)
+        && lost != revision
+    {
+        events.push(PlannedEvent {
+            warning: true,
+            reason: "StableRevisionMissing",
+            action: "Deploy",
+            note: format!("the Deployment of stable revision {lost} is gone; serving revision {revision} as soon as it is ready"),
+        });
     }
 
     match stable {
@@ -402,24 +402,24 @@ fn next_status(
             note: degraded.message.clone(),
         });
     }
-    if let Some(kind) = decision.unsupported {
-        if !conditions::holds(
+    if let Some(kind) = decision.unsupported
+        && !conditions::holds(
             &input.status.conditions,
             CONDITION_PROGRESSING,
             false,
             "StrategyNotSupported",
-        ) {
-            events.push(PlannedEvent {
-                warning: true,
-                reason: "StrategyNotSupported",
-                action: "Deploy",
-                note: format!(
-                    "strategy {} cannot run yet; revision {} is held back",
-                    kind.as_str(),
-                    input.revision
-                ),
-            });
-        }
+        )
+    {
+        events.push(PlannedEvent {
+            warning: true,
+            reason: "StrategyNotSupported",
+            action: "Deploy",
+            note: format!(
+                "strategy {} cannot run yet; revision {} is held back",
+                kind.as_str(),
+                input.revision
+            ),
+        });
     }
     let phase = if deadline_exceeded {
         Phase::Degraded
