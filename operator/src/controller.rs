@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -228,6 +228,13 @@ async fn publish(ctx: &Context, md: &ModelDeployment, plan: &Plan) {
         } else {
             info!(reason = planned.reason, note = %planned.note, "rollout event");
         }
+        let related = ObjectReference {
+            api_version: Some("apps/v1".to_owned()),
+            kind: Some("Deployment".to_owned()),
+            namespace: md.namespace(),
+            name: Some(labels::deployment_name(&md.name_any(), &planned.revision)),
+            ..ObjectReference::default()
+        };
         let event = Event {
             type_: if planned.warning {
                 EventType::Warning
@@ -237,7 +244,7 @@ async fn publish(ctx: &Context, md: &ModelDeployment, plan: &Plan) {
             reason: planned.reason.to_owned(),
             note: Some(planned.note.clone()),
             action: planned.action.to_owned(),
-            secondary: None,
+            secondary: Some(related),
         };
         if let Err(error) = ctx.recorder.publish(&event, &reference).await {
             warn!(%error, reason = planned.reason, "could not publish an event");

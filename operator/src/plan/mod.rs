@@ -78,6 +78,9 @@ pub struct PlannedEvent {
     pub reason: &'static str,
     /// The action taken, e.g. `Scale`, `SwitchTraffic`.
     pub action: &'static str,
+    /// The revision the event is about; its Deployment becomes the event's related object, which
+    /// also keeps events of different revisions from being merged into one series.
+    pub revision: String,
     pub note: String,
 }
 

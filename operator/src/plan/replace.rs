@@ -66,6 +66,7 @@ fn decide(input: &Input<'_>, kind: StrategyKind, events: &mut Vec<PlannedEvent>)
         events.push(PlannedEvent {
             warning: true,
             reason: "StableRevisionMissing",
+            revision: lost.to_owned(),
             action: "Deploy",
             note: format!("the Deployment of stable revision {lost} is gone; serving revision {revision} as soon as it is ready"),
         });
@@ -98,6 +99,7 @@ fn decide(input: &Input<'_>, kind: StrategyKind, events: &mut Vec<PlannedEvent>)
                 events.push(PlannedEvent {
                     warning: false,
                     reason: "TrafficSwitched",
+                    revision: revision.to_owned(),
                     action: "SwitchTraffic",
                     note: format!("all {} replicas of revision {revision} (model {version}) are available; the Service now selects it instead of {stable}", input.spec.replicas),
                 });
@@ -131,6 +133,7 @@ fn decide(input: &Input<'_>, kind: StrategyKind, events: &mut Vec<PlannedEvent>)
                 events.push(PlannedEvent {
                     warning: false,
                     reason: "RevisionAvailable",
+                    revision: revision.to_owned(),
                     action: "Deploy",
                     note: format!(
                         "all {} replicas of revision {revision} (model {version}) are available",
@@ -173,6 +176,7 @@ fn rollout_for(input: &Input<'_>, events: &mut Vec<PlannedEvent>, note: String) 
     events.push(PlannedEvent {
         warning: false,
         reason: "RolloutStarted",
+        revision: input.revision.to_owned(),
         action: "Deploy",
         note,
     });
@@ -221,6 +225,7 @@ fn retire(
             events.push(PlannedEvent {
                 warning: false,
                 reason: "RevisionScaledDown",
+                revision: name.clone(),
                 action: "Scale",
                 note: format!("removed the pods of revision {name}, which no longer takes traffic"),
             });
@@ -370,11 +375,11 @@ fn next_status(
         )
     };
 
+    let rollout_revision = decision
+        .rollout
+        .as_ref()
+        .map_or("", |r| r.revision.as_str());
     let degraded = if deadline_exceeded {
-        let rollout_revision = decision
-            .rollout
-            .as_ref()
-            .map_or("", |r| r.revision.as_str());
         Wanted::new(
             CONDITION_DEGRADED,
             true,
@@ -398,6 +403,7 @@ fn next_status(
         events.push(PlannedEvent {
             warning: true,
             reason: "ProgressDeadlineExceeded",
+            revision: rollout_revision.to_owned(),
             action: "Deploy",
             note: degraded.message.clone(),
         });
@@ -413,6 +419,7 @@ fn next_status(
         events.push(PlannedEvent {
             warning: true,
             reason: "StrategyNotSupported",
+            revision: input.revision.to_owned(),
             action: "Deploy",
             note: format!(
                 "strategy {} cannot run yet; revision {} is held back",
