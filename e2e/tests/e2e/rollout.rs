@@ -142,20 +142,27 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
     .await;
     assert_eq!(settled.status.unwrap().revisions.len(), 1);
 
+    // Each step is announced, about the revision it concerns.
     let events: Api<Event> = ns.api();
-    let reasons: Vec<String> = events
+    let announced: Vec<(String, String)> = events
         .list(&ListParams::default())
         .await
         .unwrap()
         .items
         .into_iter()
         .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("iris"))
-        .filter_map(|e| e.reason)
+        .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
         .collect();
-    for expected in ["RolloutStarted", "TrafficSwitched", "RevisionScaledDown"] {
+    for (reason, revision) in [
+        ("RolloutStarted", &new),
+        ("TrafficSwitched", &new),
+        ("RevisionScaledDown", &old),
+    ] {
         assert!(
-            reasons.iter().any(|r| r == expected),
-            "missing event {expected} in {reasons:?}"
+            announced
+                .iter()
+                .any(|(r, note)| r == reason && note.contains(revision.as_str())),
+            "missing event {reason} about {revision} in {announced:#?}"
         );
     }
 
