@@ -5,6 +5,7 @@ SHELL := /usr/bin/env bash
 CARGO ?= cargo
 CRD := modeldeploy.io_modeldeployments.yaml
 CRD_COPIES := crds/$(CRD) charts/modeldeploy/crds/$(CRD) config/crd/bases/$(CRD)
+REFERENCE := docs/api-reference.md
 
 .PHONY: help demo test fmt-check clippy check-generated generate unit e2e controlplane build
 
@@ -27,21 +28,24 @@ fmt-check: ## rustfmt, without changing files
 clippy: ## Lints, warnings denied
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-generate: ## Regenerate the CRD YAML from the Rust types (and its chart and kustomize copies)
+generate: ## Regenerate the CRD YAML (and its chart and kustomize copies) and the API reference
 	$(CARGO) run --quiet --locked -p modeldeploy-api --bin crdgen > crds/$(CRD).tmp
 	mv crds/$(CRD).tmp crds/$(CRD)
 	cp crds/$(CRD) charts/modeldeploy/crds/$(CRD)
 	cp crds/$(CRD) config/crd/bases/$(CRD)
+	$(CARGO) run --quiet --locked -p modeldeploy-api --bin crdgen -- --reference > $(REFERENCE)
 
-check-generated: ## Fail when the committed CRD YAML differs from what the Rust types generate
-	@fresh=$$(mktemp); trap 'rm -f "$$fresh"' EXIT; \
-	$(CARGO) run --quiet --locked -p modeldeploy-api --bin crdgen > "$$fresh"; \
+check-generated: ## Fail when a committed generated file differs from what the Rust types generate
+	@fresh=$$(mktemp -d); trap 'rm -rf "$$fresh"' EXIT; \
+	$(CARGO) run --quiet --locked -p modeldeploy-api --bin crdgen > "$$fresh/crd"; \
+	$(CARGO) run --quiet --locked -p modeldeploy-api --bin crdgen -- --reference > "$$fresh/reference"; \
+	stale=0; \
 	for copy in $(CRD_COPIES); do \
-	  if ! diff -u "$$copy" "$$fresh" >/dev/null; then \
-	    diff -u "$$copy" "$$fresh" | head -40; \
-	    echo "$$copy is stale: run 'make generate' and commit the result" >&2; exit 1; \
-	  fi; \
-	done; echo "generated CRDs are fresh"
+	  diff -u "$$copy" "$$fresh/crd" > "$$fresh/diff" || { head -40 "$$fresh/diff"; echo "$$copy is stale" >&2; stale=1; }; \
+	done; \
+	diff -u $(REFERENCE) "$$fresh/reference" > "$$fresh/diff" || { head -40 "$$fresh/diff"; echo "$(REFERENCE) is stale" >&2; stale=1; }; \
+	[ $$stale -eq 0 ] || { echo "run 'make generate' and commit the result" >&2; exit 1; }; \
+	echo "generated files are fresh"
 
 unit: ## Unit and table tests (no cluster needed)
 	$(CARGO) test --workspace --locked --exclude modeldeploy-e2e
