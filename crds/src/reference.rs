@@ -145,10 +145,15 @@ fn type_of<'a>(field: &'a Value, upstream: Option<&str>) -> (String, Option<&'a 
 fn constraints(field: &Value) -> Vec<String> {
     let mut found = Vec::new();
     if let Some(default) = field.get("default") {
-        let shown = default.as_str().map_or_else(|| default.to_string(), str::to_owned);
+        let shown = default
+            .as_str()
+            .map_or_else(|| default.to_string(), str::to_owned);
         found.push(format!("Default `{shown}`"));
     }
-    match (field.get("minimum").map(number), field.get("maximum").map(number)) {
+    match (
+        field.get("minimum").map(number),
+        field.get("maximum").map(number),
+    ) {
         (Some(min), Some(max)) => found.push(format!("From {min} to {max}")),
         (Some(min), None) => found.push(format!("At least {min}")),
         (None, Some(max)) => found.push(format!("At most {max}")),

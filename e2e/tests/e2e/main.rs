@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod leader;
+mod metrics;
 mod packaging;
 mod rbac;
 mod reconcile;

@@ -7,8 +7,8 @@ use kube::Api;
 use kube::api::ListParams;
 use modeldeploy_api::v1alpha1::ModelDeployment;
 use modeldeploy_e2e::{Cluster, OperatorOptions, sample, start_operator, until};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::metrics::scrape;
 use crate::{apply_md, until_ready};
 
 const WRITE_VERBS: [&str; 4] = ["create", "update", "patch", "delete"];
@@ -76,19 +76,4 @@ fn writes(metrics: &str) -> u64 {
         .filter(|line| !line.contains("resource=\"leases\""))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
-}
-
-async fn scrape(address: std::net::SocketAddr) -> String {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: operator\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default()
 }
