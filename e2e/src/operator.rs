@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use modeldeploy_operator::{LeaderElection, Operator, Settings};
@@ -8,6 +9,8 @@ pub struct OperatorOptions {
     pub namespace: String,
     pub leader_election: bool,
 }
+
+static NEXT_REPLICA: AtomicU32 = AtomicU32::new(0);
 
 /// Starts an operator in this process that watches only `options.namespace`, with its HTTP
 /// server on a free loopback port.
@@ -21,7 +24,12 @@ pub async fn start_operator(config: kube::Config, options: &OperatorOptions) -> 
             lease_duration: Duration::from_secs(15),
         }),
         concurrency: 4,
-        identity: format!("e2e-{}", options.namespace),
+        // Replicas must differ in identity, or each would take the other's lease for its own.
+        identity: format!(
+            "e2e-{}-{}",
+            options.namespace,
+            NEXT_REPLICA.fetch_add(1, Ordering::Relaxed)
+        ),
     };
     Operator::start(settings, config)
         .await
