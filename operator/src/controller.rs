@@ -134,16 +134,31 @@ async fn reconcile_one(md: &ModelDeployment, ctx: &Context) -> Result<Action, Er
     let observed = children.observed();
     let revision = revision_of(&md.spec);
     let status = md.status.clone().unwrap_or_default();
+    let now = whole_seconds((ctx.now)());
     let plan = plan::plan(Input {
         spec: &md.spec,
         generation: md.metadata.generation,
         status: &status,
         revision: &revision,
         observed: &observed,
-        now: whole_seconds((ctx.now)()),
+        now,
     });
 
-    carry_out(&plan, md, &owner, &children, &deployments, &services).await?;
+    if let Err(error) = carry_out(&plan, md, &owner, &children, &deployments, &services).await {
+        let failed = plan::failed(
+            &status,
+            md.metadata.generation,
+            error.status_reason(),
+            &error.to_string(),
+            now,
+        );
+        if md.status.as_ref() != Some(&failed)
+            && let Err(status_error) = write_status(&ctx.client, &owner, &failed).await
+        {
+            warn!(error = %status_error, "could not record the failure in the status");
+        }
+        return Err(error);
+    }
     if md.status.as_ref() != Some(&plan.status) {
         write_status(&ctx.client, &owner, &plan.status).await?;
     }

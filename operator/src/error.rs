@@ -4,7 +4,7 @@ use kube::Resource;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot {action} {kind} {name}: {source}")]
+    #[error("cannot {action} {kind} {name}: {}", describe(source))]
     Kube {
         action: &'static str,
         kind: String,
@@ -30,6 +30,15 @@ pub enum Error {
     MissingMetadata(&'static str),
 }
 
+/// The API server's own sentence when there is one; the debug dump of its Status is noise in a
+/// condition message.
+fn describe(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
+        other => other.to_string(),
+    }
+}
+
 impl Error {
     pub(crate) fn kube<K>(action: &'static str, name: &str, source: kube::Error) -> Self
     where
@@ -41,6 +50,18 @@ impl Error {
             kind: K::kind(&K::DynamicType::default()).into_owned(),
             name: name.to_owned(),
             source,
+        }
+    }
+
+    /// The reason of the `Degraded` condition this error sets.
+    pub fn status_reason(&self) -> &'static str {
+        match self {
+            Error::NotOwned { .. } => "NameConflict",
+            Error::Kube {
+                source: kube::Error::Api(status),
+                ..
+            } if status.code == 422 => "ChildRejected",
+            _ => "ReconcileFailed",
         }
     }
 

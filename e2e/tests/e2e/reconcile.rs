@@ -198,3 +198,61 @@ async fn children_deleted_or_edited_by_hand_are_put_back_and_deletion_leaves_not
     operator.shutdown().await.unwrap();
     ns.delete().await;
 }
+
+#[tokio::test]
+async fn a_child_the_api_server_rejects_degrades_the_model_deployment_with_the_reason() {
+    let cluster = Cluster::connect().await;
+    let ns = cluster.namespace("rejected").await;
+    let operator = start_operator(
+        cluster.config.clone(),
+        &OperatorOptions {
+            namespace: ns.name.clone(),
+            leader_election: false,
+        },
+    )
+    .await;
+    let models: Api<ModelDeployment> = ns.api();
+
+    // GPUs cannot be overcommitted: a GPU request without the same limit is an invalid pod.
+    let mut md = sample("llm-gpu.yaml");
+    let resources = md.spec.runtime.resources.as_mut().unwrap();
+    resources.limits.as_mut().unwrap().remove("nvidia.com/gpu");
+    apply_md(&models, &md).await;
+    let degraded = until_object(
+        &models,
+        "support-llm",
+        TIMEOUT,
+        "the rejection shows in the status",
+        |m| {
+            m.status.as_ref().is_some_and(|s| {
+                s.conditions.iter().any(|c| {
+                    c.type_ == "Degraded" && c.status == "True" && c.reason == "ChildRejected"
+                })
+            })
+        },
+    )
+    .await;
+    let status = degraded.status.unwrap();
+    assert_eq!(status.phase.map(|p| p.as_str()), Some("Degraded"));
+    let message = status.message.clone().unwrap_or_default();
+    assert!(
+        message.contains(
+            "resources.limits: Required value: Limit must be set for non overcommitable resources"
+        ),
+        "{message}"
+    );
+
+    // Fixing the manifest clears it.
+    apply_md(&models, &sample("llm-gpu.yaml")).await;
+    let healthy = until_ready(&models, "support-llm").await.status.unwrap();
+    assert_eq!(healthy.phase.map(|p| p.as_str()), Some("Healthy"));
+    assert!(
+        healthy
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Degraded" && c.status == "False")
+    );
+
+    operator.shutdown().await.unwrap();
+    ns.delete().await;
+}

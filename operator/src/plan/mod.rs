@@ -109,3 +109,35 @@ pub fn plan(input: Input<'_>) -> Plan {
         .map_or(StrategyKind::Replace, |strategy| strategy.kind());
     replace::plan(input, kind)
 }
+
+/// The status to show when carrying out a plan failed: the last status, unchanged in what it
+/// says about revisions and traffic (none of the plan is known to have happened), with the
+/// failure in `Degraded` and `message`, so that `kubectl get` tells what went wrong.
+pub fn failed(
+    status: &ModelDeploymentStatus,
+    generation: Option<i64>,
+    reason: &'static str,
+    error: &str,
+    now: Timestamp,
+) -> ModelDeploymentStatus {
+    let message = format!("cannot carry out the rollout: {error}");
+    let degraded = conditions::Wanted::new(CONDITION_DEGRADED, true, reason, message.clone());
+    let mut kept: Vec<_> = status
+        .conditions
+        .iter()
+        .filter(|c| c.type_ != CONDITION_DEGRADED)
+        .cloned()
+        .collect();
+    kept.extend(conditions::merge(
+        &status.conditions,
+        &[degraded],
+        generation,
+        now,
+    ));
+    ModelDeploymentStatus {
+        phase: Some(modeldeploy_api::v1alpha1::Phase::Degraded),
+        conditions: kept,
+        message: Some(message),
+        ..status.clone()
+    }
+}

@@ -335,3 +335,52 @@ fn scaling_the_stable_revision_reports_progress_until_the_new_replicas_are_ready
         ("True".into(), "ScalingReplicas".into())
     );
 }
+
+#[test]
+fn a_failure_to_carry_out_the_plan_keeps_the_last_status_and_says_why() {
+    let live = observed(&[revision(NEW, 2, 2)], Some(NEW));
+    let settled = run(&spec("1.0.0"), &serving(NEW), &live, at(0)).status;
+    let failed = super::failed(
+        &settled,
+        Some(4),
+        "ChildRejected",
+        "Deployment iris-x is invalid",
+        at(10),
+    );
+    assert_eq!(failed.phase, Some(Phase::Degraded));
+    assert_eq!(failed.stable_revision, settled.stable_revision);
+    assert_eq!(failed.traffic, settled.traffic);
+    assert!(
+        failed
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("Deployment iris-x is invalid"))
+    );
+    let degraded = failed
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Degraded")
+        .map(|c| {
+            (
+                c.status.as_str(),
+                c.reason.as_str(),
+                c.last_transition_time.clone(),
+            )
+        });
+    assert_eq!(degraded, Some(("True", "ChildRejected", Time(at(10)))));
+    let ready =
+        |s: &ModelDeploymentStatus| s.conditions.iter().find(|c| c.type_ == "Ready").cloned();
+    assert_eq!(ready(&failed), ready(&settled));
+
+    let retried = super::failed(
+        &failed,
+        Some(4),
+        "ChildRejected",
+        "Deployment iris-x is invalid",
+        at(20),
+    );
+    assert_eq!(
+        retried, failed,
+        "a retry of the same failure writes nothing"
+    );
+}
