@@ -7,8 +7,10 @@
 
 pub mod cluster;
 pub mod operator;
+pub mod scenario;
 pub mod wait;
 
 pub use cluster::{Cluster, TestNamespace, repo_path, sample};
 pub use operator::{OperatorOptions, start_operator};
+pub use scenario::Scenario;
 pub use wait::{until, until_object};

@@ -15,7 +15,7 @@ mod validation;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use modeldeploy_api::v1alpha1::ModelDeployment;
@@ -72,16 +72,7 @@ pub async fn revision_deployments(api: &Api<Deployment>, name: &str) -> Vec<Depl
         .items
 }
 
-/// The revision a Service selects.
-pub fn selected_revision(service: &Service) -> Option<String> {
-    service
-        .spec
-        .as_ref()?
-        .selector
-        .as_ref()?
-        .get("modeldeploy.io/revision")
-        .cloned()
-}
+pub use modeldeploy_operator::render::selected_revision;
 
 /// Pods of one revision that are Ready.
 pub async fn ready_pods(api: &Api<Pod>, name: &str, revision: &str) -> usize {

@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use modeldeploy_api::v1alpha1::ModelDeployment;
-use modeldeploy_e2e::{Cluster, OperatorOptions, sample, start_operator, until, until_object};
+use modeldeploy_e2e::{Scenario, sample, until, until_object};
 use serde_json::json;
 
 use crate::{TIMEOUT, apply_md, ready_pods, revision_deployments, selected_revision, until_ready};
@@ -14,20 +14,11 @@ const SAMPLES: [&str; 3] = ["iris-sklearn.yaml", "llm-gpu.yaml", "fraud-grpc.yam
 
 #[tokio::test]
 async fn every_sample_becomes_ready_with_owned_labelled_children() {
-    let cluster = Cluster::connect().await;
-    let ns = cluster.namespace("samples").await;
-    let operator = start_operator(
-        cluster.config.clone(),
-        &OperatorOptions {
-            namespace: ns.name.clone(),
-            leader_election: true,
-        },
-    )
-    .await;
-    let models: Api<ModelDeployment> = ns.api();
-    let deployments: Api<Deployment> = ns.api();
-    let services: Api<Service> = ns.api();
-    let pods: Api<Pod> = ns.api();
+    let scenario = Scenario::start("samples", true).await;
+    let models: Api<ModelDeployment> = scenario.api();
+    let deployments: Api<Deployment> = scenario.api();
+    let services: Api<Service> = scenario.api();
+    let pods: Api<Pod> = scenario.api();
 
     for file in SAMPLES {
         apply_md(&models, &sample(file)).await;
@@ -96,25 +87,15 @@ async fn every_sample_becomes_ready_with_owned_labelled_children() {
             "{name}: ready pods"
         );
     }
-    operator.shutdown().await.unwrap();
-    ns.delete().await;
+    scenario.finish().await;
 }
 
 #[tokio::test]
 async fn children_deleted_or_edited_by_hand_are_put_back_and_deletion_leaves_nothing() {
-    let cluster = Cluster::connect().await;
-    let ns = cluster.namespace("heal").await;
-    let operator = start_operator(
-        cluster.config.clone(),
-        &OperatorOptions {
-            namespace: ns.name.clone(),
-            leader_election: false,
-        },
-    )
-    .await;
-    let models: Api<ModelDeployment> = ns.api();
-    let deployments: Api<Deployment> = ns.api();
-    let services: Api<Service> = ns.api();
+    let scenario = Scenario::start("heal", false).await;
+    let models: Api<ModelDeployment> = scenario.api();
+    let deployments: Api<Deployment> = scenario.api();
+    let services: Api<Service> = scenario.api();
 
     apply_md(&models, &sample("iris-sklearn.yaml")).await;
     let md = until_ready(&models, "iris").await;
@@ -189,29 +170,19 @@ async fn children_deleted_or_edited_by_hand_are_put_back_and_deletion_leaves_not
         },
     )
     .await;
-    let pods: Api<Pod> = ns.api();
+    let pods: Api<Pod> = scenario.api();
     until(TIMEOUT, "no pod of iris is left", || async {
         (ready_pods(&pods, "iris", &revision).await == 0).then_some(())
     })
     .await;
 
-    operator.shutdown().await.unwrap();
-    ns.delete().await;
+    scenario.finish().await;
 }
 
 #[tokio::test]
 async fn a_child_the_api_server_rejects_degrades_the_model_deployment_with_the_reason() {
-    let cluster = Cluster::connect().await;
-    let ns = cluster.namespace("rejected").await;
-    let operator = start_operator(
-        cluster.config.clone(),
-        &OperatorOptions {
-            namespace: ns.name.clone(),
-            leader_election: false,
-        },
-    )
-    .await;
-    let models: Api<ModelDeployment> = ns.api();
+    let scenario = Scenario::start("rejected", false).await;
+    let models: Api<ModelDeployment> = scenario.api();
 
     // GPUs cannot be overcommitted: a GPU request without the same limit is an invalid pod.
     let mut md = sample("llm-gpu.yaml");
@@ -253,6 +224,5 @@ async fn a_child_the_api_server_rejects_degrades_the_model_deployment_with_the_r
             .any(|c| c.type_ == "Degraded" && c.status == "False")
     );
 
-    operator.shutdown().await.unwrap();
-    ns.delete().await;
+    scenario.finish().await;
 }

@@ -6,27 +6,18 @@ use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
 use modeldeploy_api::v1alpha1::ModelDeployment;
-use modeldeploy_e2e::{Cluster, OperatorOptions, sample, start_operator, until, until_object};
+use modeldeploy_e2e::{Scenario, sample, until, until_object};
 use serde_json::json;
 
 use crate::{TIMEOUT, apply_md, ready_pods, selected_revision, until_ready};
 
 #[tokio::test]
 async fn new_model_version_switches_the_service_only_when_available_then_scales_the_old_down() {
-    let cluster = Cluster::connect().await;
-    let ns = cluster.namespace("rollout").await;
-    let operator = start_operator(
-        cluster.config.clone(),
-        &OperatorOptions {
-            namespace: ns.name.clone(),
-            leader_election: true,
-        },
-    )
-    .await;
-    let models: Api<ModelDeployment> = ns.api();
-    let deployments: Api<Deployment> = ns.api();
-    let services: Api<Service> = ns.api();
-    let pods: Api<Pod> = ns.api();
+    let scenario = Scenario::start("rollout", true).await;
+    let models: Api<ModelDeployment> = scenario.api();
+    let deployments: Api<Deployment> = scenario.api();
+    let services: Api<Service> = scenario.api();
+    let pods: Api<Pod> = scenario.api();
 
     let mut md = sample("iris-sklearn.yaml");
     md.spec.scale_down_delay_seconds = Some(20);
@@ -40,7 +31,7 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
 
     // The new version's pods can only run on nodes with a label no node has yet, so the new
     // revision stays unavailable until the test adds it.
-    let gate = format!("e2e.modeldeploy.io/{}", ns.name);
+    let gate = format!("e2e.modeldeploy.io/{}", scenario.ns.name);
     md.spec.model.version = "1.1.0".into();
     md.spec
         .runtime
@@ -83,7 +74,7 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
         "the old revision keeps serving at full strength"
     );
 
-    let nodes: Api<Node> = Api::all(cluster.client.clone());
+    let nodes: Api<Node> = Api::all(scenario.cluster.client.clone());
     nodes
         .patch(
             "kwok-node-0",
@@ -143,7 +134,7 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
     assert_eq!(settled.status.unwrap().revisions.len(), 1);
 
     // Each step is announced, about the revision it concerns.
-    let events: Api<Event> = ns.api();
+    let events: Api<Event> = scenario.api();
     let announced: Vec<(String, String)> = events
         .list(&ListParams::default())
         .await
@@ -174,6 +165,5 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
         )
         .await
         .unwrap();
-    operator.shutdown().await.unwrap();
-    ns.delete().await;
+    scenario.finish().await;
 }

@@ -6,7 +6,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use kube::api::ListParams;
 use modeldeploy_api::v1alpha1::ModelDeployment;
-use modeldeploy_e2e::{Cluster, OperatorOptions, sample, start_operator, until};
+use modeldeploy_e2e::{Scenario, sample, until};
 
 use crate::metrics::scrape;
 use crate::{apply_md, until_ready};
@@ -15,24 +15,15 @@ const WRITE_VERBS: [&str; 4] = ["create", "update", "patch", "delete"];
 
 #[tokio::test]
 async fn a_steady_state_sends_no_write_requests_for_a_minute() {
-    let cluster = Cluster::connect().await;
-    let ns = cluster.namespace("steady").await;
-    let operator = start_operator(
-        cluster.config.clone(),
-        &OperatorOptions {
-            namespace: ns.name.clone(),
-            leader_election: true,
-        },
-    )
-    .await;
-    let models: Api<ModelDeployment> = ns.api();
+    let scenario = Scenario::start("steady", true).await;
+    let models: Api<ModelDeployment> = scenario.api();
     for file in ["iris-sklearn.yaml", "fraud-grpc.yaml"] {
         apply_md(&models, &sample(file)).await;
     }
     until_ready(&models, "iris").await;
     until_ready(&models, "fraud-detector").await;
     // The event of the last transition is the last write of its reconcile.
-    let events: Api<Event> = ns.api();
+    let events: Api<Event> = scenario.api();
     until(
         crate::TIMEOUT,
         "both deployments announced they are available",
@@ -50,7 +41,7 @@ async fn a_steady_state_sends_no_write_requests_for_a_minute() {
     )
     .await;
 
-    let metrics = operator.http_address();
+    let metrics = scenario.operator.http_address();
     let before = writes(&scrape(metrics).await);
     assert!(before > 0, "the rollout itself wrote children and status");
     // The measurement window itself: the claim is about a whole minute of quiet.
@@ -59,8 +50,7 @@ async fn a_steady_state_sends_no_write_requests_for_a_minute() {
     let after = writes(&text);
     assert_eq!(before, after, "writes during 60 s of steady state:\n{text}");
 
-    operator.shutdown().await.unwrap();
-    ns.delete().await;
+    scenario.finish().await;
 }
 
 /// Writes by reconciles. Lease renewals are the leader's heartbeat, not reconcile output.

@@ -45,19 +45,30 @@ pub(super) fn plan(input: Input<'_>, kind: StrategyKind) -> Plan {
     }
 }
 
+impl Decision {
+    /// The spec's revision runs, serves and is stable: nothing is in flight.
+    fn settled(input: &Input<'_>) -> Self {
+        Decision {
+            run: Some(run_spec_revision(input)),
+            serving: Some(input.revision.to_owned()),
+            stable: Some(input.revision.to_owned()),
+            candidate: None,
+            rollout: None,
+            unsupported: None,
+        }
+    }
+}
+
+fn run_spec_revision(input: &Input<'_>) -> RunRevision {
+    RunRevision {
+        revision: input.revision.to_owned(),
+        replicas: input.spec.replicas,
+    }
+}
+
 fn decide(input: &Input<'_>, kind: StrategyKind, events: &mut Vec<PlannedEvent>) -> Decision {
     let revision = input.revision;
     let version = &input.spec.model.version;
-    let run = Some(RunRevision {
-        revision: revision.to_owned(),
-        replicas: input.spec.replicas,
-    });
-    let new_available = input
-        .observed
-        .revisions
-        .get(revision)
-        .is_some_and(|r| r.is_available() && r.replicas == input.spec.replicas);
-
     let recorded_stable = input.status.stable_revision.as_deref();
     let stable = recorded_stable.filter(|s| input.observed.revisions.contains_key(*s));
     if let (Some(lost), None) = (recorded_stable, stable)
@@ -73,14 +84,7 @@ fn decide(input: &Input<'_>, kind: StrategyKind, events: &mut Vec<PlannedEvent>)
     }
 
     match stable {
-        Some(stable) if stable == revision => Decision {
-            run,
-            serving: Some(revision.to_owned()),
-            stable: Some(revision.to_owned()),
-            candidate: None,
-            rollout: None,
-            unsupported: None,
-        },
+        Some(stable) if stable == revision => Decision::settled(input),
         Some(stable) if kind != StrategyKind::Replace => Decision {
             run: None,
             serving: Some(stable.to_owned()),
@@ -89,75 +93,52 @@ fn decide(input: &Input<'_>, kind: StrategyKind, events: &mut Vec<PlannedEvent>)
             rollout: None,
             unsupported: Some(kind),
         },
-        Some(stable) => {
-            let rollout = rollout_for(
-                input,
-                events,
-                format!("rolling out revision {revision} (model {version}) to replace {stable}"),
+        stable => {
+            let note = match stable {
+                Some(stable) => {
+                    format!("rolling out revision {revision} (model {version}) to replace {stable}")
+                }
+                None => format!("deploying revision {revision} (model {version})"),
+            };
+            let rollout = rollout_for(input, events, note);
+            let available = input
+                .observed
+                .revisions
+                .get(revision)
+                .is_some_and(|r| r.is_available() && r.replicas == input.spec.replicas);
+            if !available {
+                // The stable revision keeps the traffic; with none, nothing is lost by letting
+                // the Service select the new revision right away.
+                return Decision {
+                    run: Some(run_spec_revision(input)),
+                    serving: Some(stable.unwrap_or(revision).to_owned()),
+                    stable: stable.map(str::to_owned),
+                    candidate: Some(revision.to_owned()),
+                    rollout: Some(rollout),
+                    unsupported: None,
+                };
+            }
+            let replicas = input.spec.replicas;
+            let available = format!(
+                "all {replicas} replicas of revision {revision} (model {version}) are available"
             );
-            if new_available {
-                events.push(PlannedEvent {
+            events.push(match stable {
+                Some(stable) => PlannedEvent {
                     warning: false,
                     reason: "TrafficSwitched",
                     revision: revision.to_owned(),
                     action: "SwitchTraffic",
-                    note: format!("all {} replicas of revision {revision} (model {version}) are available; the Service now selects it instead of {stable}", input.spec.replicas),
-                });
-                Decision {
-                    run,
-                    serving: Some(revision.to_owned()),
-                    stable: Some(revision.to_owned()),
-                    candidate: None,
-                    rollout: None,
-                    unsupported: None,
-                }
-            } else {
-                Decision {
-                    run,
-                    serving: Some(stable.to_owned()),
-                    stable: Some(stable.to_owned()),
-                    candidate: Some(revision.to_owned()),
-                    rollout: Some(rollout),
-                    unsupported: None,
-                }
-            }
-        }
-        None => {
-            // Nothing serves yet, so the Service may select the new revision right away.
-            let rollout = rollout_for(
-                input,
-                events,
-                format!("deploying revision {revision} (model {version})"),
-            );
-            if new_available {
-                events.push(PlannedEvent {
+                    note: format!("{available}; the Service now selects it instead of {stable}"),
+                },
+                None => PlannedEvent {
                     warning: false,
                     reason: "RevisionAvailable",
                     revision: revision.to_owned(),
                     action: "Deploy",
-                    note: format!(
-                        "all {} replicas of revision {revision} (model {version}) are available",
-                        input.spec.replicas
-                    ),
-                });
-                Decision {
-                    run,
-                    serving: Some(revision.to_owned()),
-                    stable: Some(revision.to_owned()),
-                    candidate: None,
-                    rollout: None,
-                    unsupported: None,
-                }
-            } else {
-                Decision {
-                    run,
-                    serving: Some(revision.to_owned()),
-                    stable: None,
-                    candidate: Some(revision.to_owned()),
-                    rollout: Some(rollout),
-                    unsupported: None,
-                }
-            }
+                    note: available,
+                },
+            });
+            Decision::settled(input)
         }
     }
 }
