@@ -36,12 +36,14 @@ where
         return Ok(());
     };
 
+    // Each replica applies the lease under a field manager of its own (the library derives it from
+    // the identity): server-side apply conflicts between managers are what make the lock
+    // exclusive, so the operator's shared field manager must not be used here.
     let manager = LeaseManagerBuilder::new(client, &election.lease_name)
         .with_namespace(&election.namespace)
         .with_identity(identity)
         .with_duration(election.lease_duration.as_secs().max(2))
         .with_grace((election.lease_duration.as_secs() / 3).max(1))
-        .with_field_manager(crate::labels::FIELD_MANAGER)
         .build()
         .await
         .map_err(|source| RunError::LeaderElection {
