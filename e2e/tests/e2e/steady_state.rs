@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::Api;
 use kube::api::ListParams;
 use modeldeploy_api::v1alpha1::ModelDeployment;
@@ -17,9 +18,18 @@ const WRITE_VERBS: [&str; 4] = ["create", "update", "patch", "delete"];
 async fn a_steady_state_sends_no_write_requests_for_a_minute() {
     let scenario = Scenario::start("steady", true).await;
     let models: Api<ModelDeployment> = scenario.api();
-    for file in ["iris-sklearn.yaml", "fraud-grpc.yaml"] {
-        apply_md(&models, &sample(file)).await;
-    }
+    // Quantities as people write them; the API server stores them as `500m` and `1Gi`.
+    let mut iris = sample("iris-sklearn.yaml");
+    let resources = iris.spec.runtime.resources.get_or_insert_default();
+    resources.requests = Some(
+        [
+            ("cpu".to_owned(), Quantity("0.5".into())),
+            ("memory".to_owned(), Quantity("1024Mi".into())),
+        ]
+        .into(),
+    );
+    apply_md(&models, &iris).await;
+    apply_md(&models, &sample("fraud-grpc.yaml")).await;
     until_ready(&models, "iris").await;
     until_ready(&models, "fraud-detector").await;
     // The event of the last transition is the last write of its reconcile.

@@ -3,13 +3,23 @@
 
 use serde_json::Value;
 
+use super::quantity;
+
 /// True when every field set in `desired` has the same value in `live`. Fields only `live` has
-/// (defaults, status, other managers' fields) are ignored; lists must match element by element.
+/// (defaults, status, other managers' fields) are ignored; lists must match element by element;
+/// resource quantities match by amount.
 pub fn satisfies(live: &Value, desired: &Value) -> bool {
     match (live, desired) {
         (_, Value::Null) => true,
         (Value::Object(live), Value::Object(desired)) => desired.iter().all(|(key, want)| {
-            want.is_null() || live.get(key).is_some_and(|have| satisfies(have, want))
+            want.is_null()
+                || live.get(key).is_some_and(|have| {
+                    if key == "requests" || key == "limits" {
+                        quantities_satisfy(have, want)
+                    } else {
+                        satisfies(have, want)
+                    }
+                })
         }),
         (Value::Array(live), Value::Array(desired)) => {
             live.len() == desired.len()
@@ -20,6 +30,20 @@ pub fn satisfies(live: &Value, desired: &Value) -> bool {
         }
         (Value::Number(live), Value::Number(desired)) => live.as_f64() == desired.as_f64(),
         (live, desired) => live == desired,
+    }
+}
+
+/// A `requests` or `limits` map: each wanted quantity is present with the same amount.
+fn quantities_satisfy(live: &Value, desired: &Value) -> bool {
+    match (live, desired) {
+        (Value::Object(live), Value::Object(desired)) => desired.iter().all(|(name, want)| {
+            live.get(name)
+                .is_some_and(|have| match (have.as_str(), want.as_str()) {
+                    (Some(have), Some(want)) => have == want || quantity::same_amount(have, want),
+                    _ => satisfies(have, want),
+                })
+        }),
+        _ => satisfies(live, desired),
     }
 }
 
@@ -48,6 +72,17 @@ mod tests {
         assert!(!satisfies(
             &live,
             &json!({"metadata": {"labels": {"app": "iris"}}})
+        ));
+    }
+
+    #[test]
+    fn resource_quantities_compare_by_amount() {
+        let live = json!({"resources": {"requests": {"cpu": "1", "memory": "1Gi"}}});
+        let written = json!({"resources": {"requests": {"cpu": "1000m", "memory": "1024Mi"}}});
+        assert!(satisfies(&live, &written));
+        assert!(!satisfies(
+            &live,
+            &json!({"resources": {"requests": {"cpu": "2"}}})
         ));
     }
 

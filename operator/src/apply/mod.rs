@@ -1,6 +1,7 @@
 //! Writing children: server-side apply with one field manager, skipped when nothing drifted.
 
 mod drift;
+mod quantity;
 
 use std::fmt::Debug;
 
