@@ -8,6 +8,7 @@ mod metrics;
 mod packaging;
 mod rbac;
 mod reconcile;
+mod restart;
 mod rollout;
 mod steady_state;
 mod validation;
