@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod gate;
 mod leader;
 mod metrics;
 mod packaging;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use modeldeploy_api::v1alpha1::ModelDeployment;
@@ -91,4 +93,16 @@ pub async fn ready_pods(api: &Api<Pod>, name: &str, revision: &str) -> usize {
                 .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
         })
         .count()
+}
+
+/// The events about ModelDeployment `name`, as (reason, note).
+pub async fn events_about(api: &Api<Event>, name: &str) -> Vec<(String, String)> {
+    api.list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+        .collect()
 }

@@ -1,14 +1,14 @@
 //! All rollout state lives in `.status`: an operator started in the middle of a rollout carries
 //! it on from there, without starting it over or repeating a step.
 
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::events::v1::Event;
 use kube::Api;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::ListParams;
 use modeldeploy_api::v1alpha1::ModelDeployment;
 use modeldeploy_e2e::{OperatorOptions, Scenario, sample, start_operator, until, until_object};
-use serde_json::json;
 
+use crate::gate::Gate;
 use crate::metrics::{sample_sum, scrape};
 use crate::{TIMEOUT, apply_md, selected_revision, until_ready};
 
@@ -31,12 +31,9 @@ async fn an_operator_restarted_mid_rollout_carries_it_on_without_repeating_a_ste
         .unwrap();
 
     // The new revision cannot become available until the test opens the gate.
-    let gate = format!("e2e.modeldeploy.io/{}", ns.name);
+    let gate = Gate::new(cluster.client.clone(), &ns.name);
     md.spec.model.version = "1.1.0".into();
-    md.spec
-        .runtime
-        .node_selector
-        .insert(gate.clone(), "open".into());
+    gate.hold(&mut md);
     apply_md(&models, &md).await;
     let rolling = until_object(&models, "iris", TIMEOUT, "the rollout has started", |m| {
         m.status.as_ref().is_some_and(|s| s.rollout.is_some())
@@ -69,16 +66,7 @@ async fn an_operator_restarted_mid_rollout_carries_it_on_without_repeating_a_ste
         Some(old.as_str())
     );
 
-    let nodes: Api<Node> = Api::all(cluster.client.clone());
-    let label = |value: serde_json::Value| json!({"metadata": {"labels": {gate.clone(): value}}});
-    nodes
-        .patch(
-            "kwok-node-0",
-            &PatchParams::default(),
-            &Patch::Merge(label(json!("open"))),
-        )
-        .await
-        .unwrap();
+    gate.open().await;
     let done = until_ready(&models, "iris").await.status.unwrap();
     assert_eq!(done.stable_revision.as_deref(), Some(new.as_str()));
 
@@ -103,14 +91,7 @@ async fn an_operator_restarted_mid_rollout_carries_it_on_without_repeating_a_ste
         started[0].series
     );
 
-    nodes
-        .patch(
-            "kwok-node-0",
-            &PatchParams::default(),
-            &Patch::Merge(label(json!(null))),
-        )
-        .await
-        .unwrap();
+    gate.close().await;
     successor.shutdown().await.unwrap();
     ns.delete().await;
 }

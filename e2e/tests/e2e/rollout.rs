@@ -1,15 +1,13 @@
 //! A new model version replaces the old one without ever serving from fewer ready pods.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
-use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::Api;
-use kube::api::{ListParams, Patch, PatchParams};
 use modeldeploy_api::v1alpha1::ModelDeployment;
 use modeldeploy_e2e::{Scenario, sample, until, until_object};
-use serde_json::json;
 
-use crate::{TIMEOUT, apply_md, ready_pods, selected_revision, until_ready};
+use crate::gate::Gate;
+use crate::{TIMEOUT, apply_md, events_about, ready_pods, selected_revision, until_ready};
 
 #[tokio::test]
 async fn new_model_version_switches_the_service_only_when_available_then_scales_the_old_down() {
@@ -29,14 +27,10 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
         .stable_revision
         .unwrap();
 
-    // The new version's pods can only run on nodes with a label no node has yet, so the new
-    // revision stays unavailable until the test adds it.
-    let gate = format!("e2e.modeldeploy.io/{}", scenario.ns.name);
+    // The new revision stays unavailable until the test opens the gate.
+    let gate = Gate::new(scenario.cluster.client.clone(), &scenario.ns.name);
     md.spec.model.version = "1.1.0".into();
-    md.spec
-        .runtime
-        .node_selector
-        .insert(gate.clone(), "open".into());
+    gate.hold(&mut md);
     let generation = apply_md(&models, &md).await.metadata.generation;
 
     let rolling = until_object(
@@ -74,15 +68,7 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
         "the old revision keeps serving at full strength"
     );
 
-    let nodes: Api<Node> = Api::all(scenario.cluster.client.clone());
-    nodes
-        .patch(
-            "kwok-node-0",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {gate.clone(): "open"}}})),
-        )
-        .await
-        .unwrap();
+    gate.open().await;
 
     let done = until_ready(&models, "iris").await.status.unwrap();
     assert_eq!(done.stable_revision.as_deref(), Some(new.as_str()));
@@ -134,16 +120,7 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
     assert_eq!(settled.status.unwrap().revisions.len(), 1);
 
     // Each step is announced, about the revision it concerns.
-    let events: Api<Event> = scenario.api();
-    let announced: Vec<(String, String)> = events
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("iris"))
-        .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
-        .collect();
+    let announced = events_about(&scenario.api(), "iris").await;
     for (reason, revision) in [
         ("RolloutStarted", &new),
         ("TrafficSwitched", &new),
@@ -157,13 +134,6 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
         );
     }
 
-    nodes
-        .patch(
-            "kwok-node-0",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {gate: null}}})),
-        )
-        .await
-        .unwrap();
+    gate.close().await;
     scenario.finish().await;
 }
