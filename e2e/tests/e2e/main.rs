@@ -41,6 +41,16 @@ pub async fn apply_md(api: &Api<ModelDeployment>, md: &ModelDeployment) -> Model
     .expect("the ModelDeployment is accepted")
 }
 
+/// Applies `md`, waits until it is Ready and returns its stable revision.
+pub async fn deploy(api: &Api<ModelDeployment>, md: &ModelDeployment) -> String {
+    apply_md(api, md).await;
+    let ready = until_ready(api, &md.name_any()).await;
+    ready
+        .status
+        .and_then(|s| s.stable_revision)
+        .expect("a stable revision once Ready")
+}
+
 /// Waits until the ModelDeployment reports Ready=True for its current generation.
 pub async fn until_ready(api: &Api<ModelDeployment>, name: &str) -> ModelDeployment {
     until_object(

@@ -8,7 +8,9 @@ use modeldeploy_api::v1alpha1::ModelDeployment;
 use modeldeploy_e2e::{Scenario, sample, until, until_object};
 use serde_json::json;
 
-use crate::{TIMEOUT, apply_md, ready_pods, revision_deployments, selected_revision, until_ready};
+use crate::{
+    TIMEOUT, apply_md, deploy, ready_pods, revision_deployments, selected_revision, until_ready,
+};
 
 const SAMPLES: [&str; 3] = ["iris-sklearn.yaml", "llm-gpu.yaml", "fraud-grpc.yaml"];
 
@@ -97,9 +99,7 @@ async fn children_deleted_or_edited_by_hand_are_put_back_and_deletion_leaves_not
     let deployments: Api<Deployment> = scenario.api();
     let services: Api<Service> = scenario.api();
 
-    apply_md(&models, &sample("iris-sklearn.yaml")).await;
-    let md = until_ready(&models, "iris").await;
-    let revision = md.status.unwrap().stable_revision.unwrap();
+    let revision = deploy(&models, &sample("iris-sklearn.yaml")).await;
     let deployment_name = format!("iris-{revision}");
 
     // The Service is deleted: it comes back, selecting the same revision.

@@ -10,7 +10,7 @@ use modeldeploy_e2e::{OperatorOptions, Scenario, sample, start_operator, until, 
 
 use crate::gate::Gate;
 use crate::metrics::{sample_sum, scrape};
-use crate::{TIMEOUT, apply_md, selected_revision, until_ready};
+use crate::{TIMEOUT, apply_md, deploy, selected_revision, until_ready};
 
 #[tokio::test]
 async fn an_operator_restarted_mid_rollout_carries_it_on_without_repeating_a_step() {
@@ -22,13 +22,7 @@ async fn an_operator_restarted_mid_rollout_carries_it_on_without_repeating_a_ste
     let models: Api<ModelDeployment> = ns.api();
     let mut md = sample("iris-sklearn.yaml");
     md.spec.scale_down_delay_seconds = Some(0);
-    apply_md(&models, &md).await;
-    let old = until_ready(&models, "iris")
-        .await
-        .status
-        .unwrap()
-        .stable_revision
-        .unwrap();
+    let old = deploy(&models, &md).await;
 
     // The new revision cannot become available until the test opens the gate.
     let gate = Gate::new(cluster.client.clone(), &ns.name);

@@ -7,7 +7,7 @@ use modeldeploy_api::v1alpha1::ModelDeployment;
 use modeldeploy_e2e::{Scenario, sample, until, until_object};
 
 use crate::gate::Gate;
-use crate::{TIMEOUT, apply_md, events_about, ready_pods, selected_revision, until_ready};
+use crate::{TIMEOUT, apply_md, deploy, events_about, ready_pods, selected_revision, until_ready};
 
 #[tokio::test]
 async fn new_model_version_switches_the_service_only_when_available_then_scales_the_old_down() {
@@ -19,13 +19,7 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
 
     let mut md = sample("iris-sklearn.yaml");
     md.spec.scale_down_delay_seconds = Some(20);
-    apply_md(&models, &md).await;
-    let old = until_ready(&models, "iris")
-        .await
-        .status
-        .unwrap()
-        .stable_revision
-        .unwrap();
+    let old = deploy(&models, &md).await;
 
     // The new revision stays unavailable until the test opens the gate.
     let gate = Gate::new(scenario.cluster.client.clone(), &scenario.ns.name);
