@@ -127,40 +127,72 @@ async fn reconcile_one(md: &ModelDeployment, ctx: &Context) -> Result<Action, Er
             .controller_owner_ref(&())
             .ok_or(Error::MissingMetadata("uid"))?,
     };
-    let deployments = Api::<Deployment>::namespaced(ctx.client.clone(), &namespace);
-    let services = Api::<Service>::namespaced(ctx.client.clone(), &namespace);
+    let scope = Scope {
+        uid,
+        deployments: Api::namespaced(ctx.client.clone(), &namespace),
+        services: Api::namespaced(ctx.client.clone(), &namespace),
+        owner,
+    };
 
-    let children = observe::children(&deployments, &services, &name, &uid).await?;
-    let observed = children.observed();
-    let revision = revision_of(&md.spec);
     let status = md.status.clone().unwrap_or_default();
     let now = whole_seconds((ctx.now)());
+    let advanced = advance(ctx, md, &scope, &status, now).await;
+    if let Err(error) = &advanced
+        && let Some(reason) = error.status_reason()
+    {
+        let failed = plan::failed(
+            &status,
+            md.metadata.generation,
+            reason,
+            &error.to_string(),
+            now,
+        );
+        if md.status.as_ref() != Some(&failed)
+            && let Err(status_error) = write_status(&ctx.client, &scope.owner, &failed).await
+        {
+            warn!(error = %status_error, "could not record the failure in the status");
+        }
+    }
+    advanced
+}
+
+/// Where the children of one ModelDeployment live and whom they belong to.
+struct Scope {
+    owner: Owner,
+    uid: String,
+    deployments: Api<Deployment>,
+    services: Api<Service>,
+}
+
+/// Observe, plan, carry out, record: one step of the rollout.
+async fn advance(
+    ctx: &Context,
+    md: &ModelDeployment,
+    scope: &Scope,
+    status: &ModelDeploymentStatus,
+    now: Timestamp,
+) -> Result<Action, Error> {
+    let children = observe::children(
+        &scope.deployments,
+        &scope.services,
+        &scope.owner.name,
+        &scope.uid,
+    )
+    .await?;
+    let observed = children.observed();
+    let revision = revision_of(&md.spec);
     let plan = plan::plan(Input {
         spec: &md.spec,
         generation: md.metadata.generation,
-        status: &status,
+        status,
         revision: &revision,
         observed: &observed,
         now,
     });
 
-    if let Err(error) = carry_out(&plan, md, &owner, &children, &deployments, &services).await {
-        let failed = plan::failed(
-            &status,
-            md.metadata.generation,
-            error.status_reason(),
-            &error.to_string(),
-            now,
-        );
-        if md.status.as_ref() != Some(&failed)
-            && let Err(status_error) = write_status(&ctx.client, &owner, &failed).await
-        {
-            warn!(error = %status_error, "could not record the failure in the status");
-        }
-        return Err(error);
-    }
+    carry_out(&plan, md, scope, &children).await?;
     if md.status.as_ref() != Some(&plan.status) {
-        write_status(&ctx.client, &owner, &plan.status).await?;
+        write_status(&ctx.client, &scope.owner, &plan.status).await?;
     }
     publish(ctx, md, &plan).await;
 
@@ -175,11 +207,15 @@ async fn reconcile_one(md: &ModelDeployment, ctx: &Context) -> Result<Action, Er
 async fn carry_out(
     plan: &Plan,
     md: &ModelDeployment,
-    owner: &Owner,
+    scope: &Scope,
     children: &observe::Children,
-    deployments: &Api<Deployment>,
-    services: &Api<Service>,
 ) -> Result<(), Error> {
+    let Scope {
+        owner,
+        deployments,
+        services,
+        ..
+    } = scope;
     if let Some(run) = &plan.run {
         let desired = render::deployment(owner, &md.spec, &run.revision, run.replicas);
         let live = children.deployments.get(&run.revision);

@@ -53,15 +53,22 @@ impl Error {
         }
     }
 
-    /// The reason of the `Degraded` condition this error sets.
-    pub fn status_reason(&self) -> &'static str {
+    /// The reason of the `Degraded` condition this error sets, for errors that need a person to
+    /// fix the manifest or the cluster. Transient errors (the API server busy or briefly away, a
+    /// write conflict) set none: the retry usually succeeds.
+    pub fn status_reason(&self) -> Option<&'static str> {
         match self {
-            Error::NotOwned { .. } => "NameConflict",
+            Error::NotOwned { .. } => Some("NameConflict"),
             Error::Kube {
                 source: kube::Error::Api(status),
                 ..
-            } if status.code == 422 => "ChildRejected",
-            _ => "ReconcileFailed",
+            } => match status.code {
+                400 | 422 => Some("ChildRejected"),
+                401 | 403 => Some("Forbidden"),
+                _ => None,
+            },
+            Error::Serialize { .. } | Error::MissingMetadata(_) => Some("ReconcileFailed"),
+            Error::Kube { .. } => None,
         }
     }
 

@@ -226,3 +226,55 @@ async fn a_child_the_api_server_rejects_degrades_the_model_deployment_with_the_r
 
     scenario.finish().await;
 }
+
+#[tokio::test]
+async fn a_service_the_user_owns_is_never_taken_over() {
+    let scenario = Scenario::start("conflict", false).await;
+    let models: Api<ModelDeployment> = scenario.api();
+    let services: Api<Service> = scenario.api();
+    let theirs: Service = serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "iris", "labels": {"team": "search"}},
+        "spec": {"selector": {"app": "legacy-iris"}, "ports": [{"port": 80}]},
+    }))
+    .unwrap();
+    services.create(&Default::default(), &theirs).await.unwrap();
+
+    apply_md(&models, &sample("iris-sklearn.yaml")).await;
+    let md = until_object(
+        &models,
+        "iris",
+        TIMEOUT,
+        "the conflict shows in the status",
+        |m| {
+            m.status.as_ref().is_some_and(|s| {
+                s.conditions.iter().any(|c| {
+                    c.type_ == "Degraded" && c.status == "True" && c.reason == "NameConflict"
+                })
+            })
+        },
+    )
+    .await;
+    let message = md.status.unwrap().message.unwrap_or_default();
+    assert!(
+        message.contains("Service iris already exists and is not owned by this ModelDeployment"),
+        "{message}"
+    );
+
+    let untouched = services.get("iris").await.unwrap();
+    assert!(untouched.owner_references().is_empty());
+    assert_eq!(
+        untouched.labels().get("team").map(String::as_str),
+        Some("search")
+    );
+    assert_eq!(
+        untouched
+            .spec
+            .and_then(|s| s.selector)
+            .and_then(|s| s.get("app").cloned())
+            .as_deref(),
+        Some("legacy-iris")
+    );
+    scenario.finish().await;
+}
