@@ -108,12 +108,32 @@ pub async fn run(
 async fn reconcile(md: Arc<ModelDeployment>, ctx: Arc<Context>) -> Result<Action, Error> {
     let span = info_span!("reconcile", modeldeployment = %ObjectRef::from_obj(md.as_ref()));
     let started = Instant::now();
-    let result = reconcile_one(&md, &ctx).instrument(span).await;
+    let result = read_and_reconcile(&md, &ctx).instrument(span).await;
     ctx.metrics.reconciled(
         started.elapsed(),
         result.as_ref().err().map(Error::category),
     );
     result
+}
+
+/// Plans from a fresh read: the watch cache can lag behind the operator's own last status write,
+/// and planning from that older status would repeat the last transition, with its writes and
+/// events.
+async fn read_and_reconcile(cached: &ModelDeployment, ctx: &Context) -> Result<Action, Error> {
+    let namespace = cached
+        .namespace()
+        .ok_or(Error::MissingMetadata("namespace"))?;
+    let name = cached.name_any();
+    let api = Api::<ModelDeployment>::namespaced(ctx.client.clone(), &namespace);
+    let fresh = api
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::kube::<ModelDeployment>("get", &name, source))?;
+    match fresh {
+        Some(md) if md.metadata.deletion_timestamp.is_none() => reconcile_one(&md, ctx).await,
+        // Gone or going: the garbage collector removes the children.
+        _ => Ok(Action::await_change()),
+    }
 }
 
 async fn reconcile_one(md: &ModelDeployment, ctx: &Context) -> Result<Action, Error> {

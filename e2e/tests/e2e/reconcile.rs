@@ -2,7 +2,8 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
-use kube::api::{DeleteParams, Patch, PatchParams};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use modeldeploy_api::v1alpha1::ModelDeployment;
 use modeldeploy_e2e::{Scenario, sample, until, until_object};
@@ -87,6 +88,39 @@ async fn every_sample_becomes_ready_with_owned_labelled_children() {
             ready_pods(&pods, &name, &revision).await,
             replicas,
             "{name}: ready pods"
+        );
+    }
+
+    // Each step of each first deploy is announced exactly once: an operator that planned from a
+    // stale copy of its own status would announce it again.
+    let events: Api<Event> = scenario.api();
+    let announced = until(
+        TIMEOUT,
+        "every sample announced it is available",
+        || async {
+            let items = events.list(&ListParams::default()).await.unwrap().items;
+            let available = items
+                .iter()
+                .filter(|e| e.reason.as_deref() == Some("RevisionAvailable"))
+                .count();
+            (available >= SAMPLES.len()).then_some(items)
+        },
+    )
+    .await;
+    for reason in ["RolloutStarted", "RevisionAvailable"] {
+        let mut seen: Vec<&Event> = announced
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .collect();
+        seen.sort_by_key(|e| e.regarding.as_ref().and_then(|r| r.name.clone()));
+        assert_eq!(
+            seen.len(),
+            SAMPLES.len(),
+            "one {reason} per sample: {seen:#?}"
+        );
+        assert!(
+            seen.iter().all(|e| e.series.is_none()),
+            "{reason} was repeated: {seen:#?}"
         );
     }
     scenario.finish().await;
