@@ -1,7 +1,8 @@
 //! The imperative shell: observe the children, plan, apply, write status, publish events.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -30,12 +31,16 @@ use crate::{apply, observe};
 const RESYNC: Duration = Duration::from_secs(300);
 /// Wait before retrying a reconcile that failed.
 const RETRY: Duration = Duration::from_secs(10);
+/// The longest wait between retries of a ModelDeployment that keeps failing.
+const RETRY_MAX: Duration = Duration::from_secs(300);
 
 /// What every reconcile shares.
 pub struct Context {
     pub client: kube::Client,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
+    /// Failures in a row per ModelDeployment, for the retry backoff.
+    failures: Mutex<HashMap<ObjectRef<ModelDeployment>, u32>>,
     /// The clock; whole seconds, as the API stores times.
     pub now: fn() -> Timestamp,
 }
@@ -47,6 +52,19 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
+    /// Runs `f` on the failure counts. A poisoned lock only means another reconcile panicked
+    /// while counting; the counts are still usable.
+    fn failures_of<T>(
+        &self,
+        f: impl FnOnce(&mut HashMap<ObjectRef<ModelDeployment>, u32>) -> Option<T>,
+    ) -> Option<T> {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut failures)
+    }
+
     pub fn new(client: kube::Client, metrics: Arc<Metrics>, identity: &str) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.to_owned(),
@@ -56,6 +74,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             metrics,
+            failures: Mutex::default(),
             now: Timestamp::now,
         }
     }
@@ -109,6 +128,9 @@ async fn reconcile(md: Arc<ModelDeployment>, ctx: Arc<Context>) -> Result<Action
     let span = info_span!("reconcile", modeldeployment = %ObjectRef::from_obj(md.as_ref()));
     let started = Instant::now();
     let result = read_and_reconcile(&md, &ctx).instrument(span).await;
+    if result.is_ok() {
+        ctx.failures_of(|failures| failures.remove(&ObjectRef::from_obj(md.as_ref())));
+    }
     ctx.metrics.reconciled(
         started.elapsed(),
         result.as_ref().err().map(Error::category),
@@ -325,6 +347,13 @@ async fn publish(ctx: &Context, md: &ModelDeployment, plan: &Plan) {
 
 fn error_policy(md: Arc<ModelDeployment>, error: &Error, ctx: Arc<Context>) -> Action {
     warn!(modeldeployment = %ObjectRef::from_obj(md.as_ref()), %error, "reconcile failed");
+    let attempt = ctx.failures_of(|failures| {
+        let count = failures
+            .entry(ObjectRef::from_obj(md.as_ref()))
+            .or_insert(0);
+        *count = count.saturating_add(1);
+        Some(*count)
+    });
     let event = Event {
         type_: EventType::Warning,
         reason: format!("Reconcile{}", error.category()),
@@ -338,9 +367,30 @@ fn error_policy(md: Arc<ModelDeployment>, error: &Error, ctx: Arc<Context>) -> A
             warn!(%error, "could not publish an event");
         }
     });
-    Action::requeue(RETRY)
+    Action::requeue(retry_delay(attempt.unwrap_or(1)))
+}
+
+/// 10 s after the first failure, doubling up to five minutes: a fault that needs a person does
+/// not flood the API server or the events, and a passing fault is retried soon.
+fn retry_delay(attempt: u32) -> Duration {
+    let doublings = attempt.saturating_sub(1).min(16);
+    RETRY.saturating_mul(1 << doublings).min(RETRY_MAX)
 }
 
 fn whole_seconds(at: Timestamp) -> Timestamp {
     Timestamp::from_second(at.as_second()).unwrap_or(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_from_ten_seconds_to_five_minutes() {
+        let delays: Vec<u64> = (1..=8)
+            .map(|attempt| retry_delay(attempt).as_secs())
+            .collect();
+        assert_eq!(delays, [10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(retry_delay(u32::MAX), RETRY_MAX);
+    }
 }
