@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
-use modeldeploy_api::v1alpha1::ModelDeployment;
+use modeldeploy_api::v1alpha1::{ModelDeployment, ModelDeploymentStatus};
 use modeldeploy_e2e::{Scenario, sample, until, until_object};
 use serde_json::json;
 
@@ -223,21 +223,7 @@ async fn a_child_the_api_server_rejects_degrades_the_model_deployment_with_the_r
     let resources = md.spec.runtime.resources.as_mut().unwrap();
     resources.limits.as_mut().unwrap().remove("nvidia.com/gpu");
     apply_md(&models, &md).await;
-    let degraded = until_object(
-        &models,
-        "support-llm",
-        TIMEOUT,
-        "the rejection shows in the status",
-        |m| {
-            m.status.as_ref().is_some_and(|s| {
-                s.conditions.iter().any(|c| {
-                    c.type_ == "Degraded" && c.status == "True" && c.reason == "ChildRejected"
-                })
-            })
-        },
-    )
-    .await;
-    let status = degraded.status.unwrap();
+    let status = until_degraded(&models, "support-llm", "ChildRejected").await;
     assert_eq!(status.phase.map(|p| p.as_str()), Some("Degraded"));
     let message = status.message.clone().unwrap_or_default();
     assert!(
@@ -276,21 +262,9 @@ async fn a_service_the_user_owns_is_never_taken_over() {
     services.create(&Default::default(), &theirs).await.unwrap();
 
     apply_md(&models, &sample("iris-sklearn.yaml")).await;
-    let md = until_object(
-        &models,
-        "iris",
-        TIMEOUT,
-        "the conflict shows in the status",
-        |m| {
-            m.status.as_ref().is_some_and(|s| {
-                s.conditions.iter().any(|c| {
-                    c.type_ == "Degraded" && c.status == "True" && c.reason == "NameConflict"
-                })
-            })
-        },
-    )
-    .await;
-    let message = md.status.unwrap().message.unwrap_or_default();
+    let status = until_degraded(&models, "iris", "NameConflict").await;
+    assert_eq!(status.phase.map(|p| p.as_str()), Some("Degraded"));
+    let message = status.message.unwrap_or_default();
     assert!(
         message.contains("Service iris already exists and is not owned by this ModelDeployment"),
         "{message}"
@@ -311,4 +285,22 @@ async fn a_service_the_user_owns_is_never_taken_over() {
         Some("legacy-iris")
     );
     scenario.finish().await;
+}
+
+/// Waits until `name` is Degraded for `reason` and returns its status.
+async fn until_degraded(
+    api: &Api<ModelDeployment>,
+    name: &str,
+    reason: &str,
+) -> ModelDeploymentStatus {
+    let description = format!("{name} is Degraded with reason {reason}");
+    let md = until_object(api, name, TIMEOUT, &description, |m| {
+        m.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Degraded" && c.status == "True" && c.reason == reason)
+        })
+    })
+    .await;
+    md.status.unwrap()
 }
