@@ -27,9 +27,7 @@ impl Children {
             revisions: self
                 .deployments
                 .iter()
-                .map(|(revision, deployment)| {
-                    (revision.clone(), observed_revision(revision, deployment))
-                })
+                .map(|(revision, deployment)| (revision.clone(), observed_revision(deployment)))
                 .collect(),
             service_revision: self.service.as_ref().and_then(selected_revision),
         }
@@ -85,11 +83,10 @@ pub async fn children(
     })
 }
 
-fn observed_revision(revision: &str, deployment: &Deployment) -> ObservedRevision {
+fn observed_revision(deployment: &Deployment) -> ObservedRevision {
     let status = deployment.status.clone().unwrap_or_default();
     let generation = deployment.metadata.generation.unwrap_or_default();
     ObservedRevision {
-        revision: revision.to_owned(),
         model_version: deployment
             .labels()
             .get(labels::LABEL_MODEL_VERSION)

@@ -53,18 +53,6 @@ pub enum TrafficProvider {
     Router,
 }
 
-impl TrafficProvider {
-    /// Whether the provider can copy requests to a revision without returning its answers.
-    pub fn can_mirror(self) -> bool {
-        !matches!(self, TrafficProvider::Replicas)
-    }
-
-    /// Whether the provider can route requests by header or cookie.
-    pub fn can_match_requests(self) -> bool {
-        !matches!(self, TrafficProvider::Replicas)
-    }
-}
-
 /// Where the HTTPRoute attaches and which host names it serves.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]

@@ -22,7 +22,6 @@ pub use conditions::{CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY}
 /// A revision's Deployment as observed in the cluster.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObservedRevision {
-    pub revision: String,
     pub model_version: Option<String>,
     /// `spec.replicas` of the Deployment.
     pub replicas: i32,

@@ -25,7 +25,6 @@ fn revision(name: &str, replicas: i32, available: i32) -> (String, ObservedRevis
     (
         name.to_owned(),
         ObservedRevision {
-            revision: name.to_owned(),
             model_version: None,
             replicas,
             ready_replicas: available,
