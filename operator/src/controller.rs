@@ -15,16 +15,18 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
-use modeldeploy_api::v1alpha1::{ModelDeployment, ModelDeploymentStatus};
+use modeldeploy_api::v1alpha1::{ModelDeployment, ModelDeploymentStatus, RolloutRequest};
 use serde_json::json;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::error::Error;
 use crate::labels::{self, FIELD_MANAGER};
 use crate::metrics::Metrics;
+use crate::observe::ChildApis;
 use crate::plan::{self, Input, Plan};
 use crate::render::{self, Owner};
 use crate::revision::revision_of;
+use crate::traffic::{self, HTTPRoute, VirtualService};
 use crate::{apply, observe};
 
 /// Reconcile again after this long even when nothing changes, to catch missed events.
@@ -43,6 +45,8 @@ pub struct Context {
     failures: Mutex<HashMap<ObjectRef<ModelDeployment>, u32>>,
     /// The clock; whole seconds, as the API stores times.
     pub now: fn() -> Timestamp,
+    /// Which routing APIs the cluster serves.
+    pub routes: RouteApis,
 }
 
 impl std::fmt::Debug for Context {
@@ -65,7 +69,12 @@ impl Context {
         f(&mut failures)
     }
 
-    pub fn new(client: kube::Client, metrics: Arc<Metrics>, identity: &str) -> Self {
+    pub fn new(
+        client: kube::Client,
+        metrics: Arc<Metrics>,
+        identity: &str,
+        routes: RouteApis,
+    ) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.to_owned(),
             instance: Some(identity.to_owned()),
@@ -76,6 +85,48 @@ impl Context {
             metrics,
             failures: Mutex::default(),
             now: Timestamp::now,
+            routes,
+        }
+    }
+}
+
+/// Which optional APIs the cluster serves; their objects are written and watched only then.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RouteApis {
+    pub gateway_api: bool,
+    pub istio: bool,
+}
+
+impl RouteApis {
+    /// Asks the API server whether the Gateway API HTTPRoute and the Istio VirtualService exist.
+    pub async fn discover(client: &kube::Client, namespace: Option<&str>) -> RouteApis {
+        async fn serves<K>(client: &kube::Client, namespace: Option<&str>) -> bool
+        where
+            K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+                + Clone
+                + std::fmt::Debug
+                + serde::de::DeserializeOwned,
+            K::DynamicType: Default,
+        {
+            let api: Api<K> = match namespace {
+                Some(ns) => Api::namespaced(client.clone(), ns),
+                None => Api::all(client.clone()),
+            };
+            match api
+                .list_metadata(&kube::api::ListParams::default().limit(1))
+                .await
+            {
+                Ok(_) => true,
+                Err(error) => {
+                    let kind = K::kind(&K::DynamicType::default()).into_owned();
+                    info!(%kind, %error, "not watching this kind: its API is not served or not allowed");
+                    false
+                }
+            }
+        }
+        RouteApis {
+            gateway_api: serves::<HTTPRoute>(client, namespace).await,
+            istio: serves::<VirtualService>(client, namespace).await,
         }
     }
 }
@@ -88,30 +139,28 @@ pub async fn run(
     stop: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
-    let (models, deployments, services) = match namespace.as_deref() {
-        Some(ns) => (
-            Api::<ModelDeployment>::namespaced(client.clone(), ns),
-            Api::<Deployment>::namespaced(client.clone(), ns),
-            Api::<Service>::namespaced(client, ns),
-        ),
-        None => (
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-            Api::all(client),
-        ),
-    };
+    let ns = namespace.as_deref();
     let children = watcher::Config::default().labels(&format!(
         "{}={}",
         labels::LABEL_MANAGED_BY,
         labels::MANAGED_BY
     ));
     info!(
-        namespace = namespace.as_deref().unwrap_or("<all>"),
+        namespace = ns.unwrap_or("<all>"),
+        gateway_api = ctx.routes.gateway_api,
+        istio = ctx.routes.istio,
         "starting the ModelDeployment controller"
     );
-    Controller::new(models, watcher::Config::default())
-        .owns(deployments, children.clone())
-        .owns(services, children)
+    let mut controller = Controller::new(scoped::<ModelDeployment>(&client, ns), watcher::Config::default())
+        .owns(scoped::<Deployment>(&client, ns), children.clone())
+        .owns(scoped::<Service>(&client, ns), children.clone());
+    if ctx.routes.gateway_api {
+        controller = controller.owns(scoped::<HTTPRoute>(&client, ns), children.clone());
+    }
+    if ctx.routes.istio {
+        controller = controller.owns(scoped::<VirtualService>(&client, ns), children);
+    }
+    controller
         .with_config(ControllerConfig::default().concurrency(concurrency))
         .graceful_shutdown_on(stop)
         .run(reconcile, error_policy, ctx)
@@ -122,6 +171,17 @@ pub async fn run(
         })
         .await;
     info!("the ModelDeployment controller stopped");
+}
+
+fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
 }
 
 async fn reconcile(md: Arc<ModelDeployment>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -169,27 +229,40 @@ async fn reconcile_one(md: &ModelDeployment, ctx: &Context) -> Result<Action, Er
             .controller_owner_ref(&())
             .ok_or(Error::MissingMetadata("uid"))?,
     };
+    let client = ctx.client.clone();
     let scope = Scope {
         uid,
-        deployments: Api::namespaced(ctx.client.clone(), &namespace),
-        services: Api::namespaced(ctx.client.clone(), &namespace),
+        apis: ChildApis {
+            deployments: Api::namespaced(client.clone(), &namespace),
+            services: Api::namespaced(client.clone(), &namespace),
+            http_routes: ctx
+                .routes
+                .gateway_api
+                .then(|| Api::namespaced(client.clone(), &namespace)),
+            virtual_services: ctx
+                .routes
+                .istio
+                .then(|| Api::namespaced(client, &namespace)),
+        },
         owner,
     };
 
     let status = md.status.clone().unwrap_or_default();
     let now = whole_seconds((ctx.now)());
-    let advanced = advance(ctx, md, &scope, &status, now).await;
+    let mut recorded = md.status.clone();
+    let advanced = advance(ctx, md, &scope, &status, now, &mut recorded).await;
     if let Err(error) = &advanced
         && let Some(reason) = error.status_reason()
     {
+        let base = recorded.clone().unwrap_or_default();
         let failed = plan::failed(
-            &status,
+            &base,
             md.metadata.generation,
             reason,
             &error.to_string(),
             now,
         );
-        if md.status.as_ref() != Some(&failed)
+        if recorded.as_ref() != Some(&failed)
             && let Err(status_error) = write_status(&ctx.client, &scope.owner, &failed).await
         {
             warn!(error = %status_error, "could not record the failure in the status");
@@ -202,40 +275,40 @@ async fn reconcile_one(md: &ModelDeployment, ctx: &Context) -> Result<Action, Er
 struct Scope {
     owner: Owner,
     uid: String,
-    deployments: Api<Deployment>,
-    services: Api<Service>,
+    apis: ChildApis,
 }
 
-/// Observe, plan, carry out, record: one step of the rollout.
+/// Observe, plan, record, carry out: one step of the rollout. The next status is recorded before
+/// its effects are applied, so that a transition is never repeated; a step's effects are checked
+/// in the cluster before the next transition, so that none is skipped.
 async fn advance(
     ctx: &Context,
     md: &ModelDeployment,
     scope: &Scope,
     status: &ModelDeploymentStatus,
     now: Timestamp,
+    recorded: &mut Option<ModelDeploymentStatus>,
 ) -> Result<Action, Error> {
-    let children = observe::children(
-        &scope.deployments,
-        &scope.services,
-        &scope.owner.name,
-        &scope.uid,
-    )
-    .await?;
-    let observed = children.observed();
+    let children = observe::children(&scope.apis, &scope.owner.name, &scope.uid).await?;
+    let observed = children.observed(md.spec.traffic.provider, &scope.owner, &md.spec);
     let revision = revision_of(&md.spec);
+    let request = RolloutRequest::from_annotations(md.annotations());
     let plan = plan::plan(Input {
+        name: &scope.owner.name,
         spec: &md.spec,
         generation: md.metadata.generation,
         status,
         revision: &revision,
         observed: &observed,
+        request: request.as_ref(),
         now,
     });
 
-    carry_out(&plan, md, scope, &children).await?;
-    if md.status.as_ref() != Some(&plan.status) {
+    if recorded.as_ref() != Some(&plan.status) {
         write_status(&ctx.client, &scope.owner, &plan.status).await?;
+        *recorded = Some(plan.status.clone());
     }
+    carry_out(&plan, md, scope, &children, &revision).await?;
     publish(ctx, md, &plan).await;
 
     let requeue = plan
@@ -244,49 +317,122 @@ async fn advance(
     Ok(Action::requeue(requeue))
 }
 
-/// Applies the children in the order that keeps traffic safe: the revision first, then the
-/// Service, and only then removes what no longer serves.
+/// Applies the children in the order that keeps traffic safe: the revisions first, then the
+/// Services and routes, and only then removes what no longer serves.
 async fn carry_out(
     plan: &Plan,
     md: &ModelDeployment,
     scope: &Scope,
     children: &observe::Children,
+    spec_revision: &str,
 ) -> Result<(), Error> {
-    let Scope {
-        owner,
-        deployments,
-        services,
-        ..
-    } = scope;
-    if let Some(run) = &plan.run {
-        let desired = render::deployment(owner, &md.spec, &run.revision, run.replicas);
+    let Scope { owner, apis, uid } = scope;
+    for run in &plan.run {
         let live = children.deployments.get(&run.revision);
+        let desired = if run.revision == spec_revision {
+            render::deployment(owner, &md.spec, &run.revision, run.replicas)
+        } else {
+            // A revision the spec no longer describes only ever changes its replica count.
+            match live.filter(|l| l.spec.as_ref().and_then(|s| s.replicas) != Some(run.replicas)) {
+                Some(live) => match render::rescaled(live, run.replicas) {
+                    Some(desired) => desired,
+                    None => continue,
+                },
+                None => continue,
+            }
+        };
         if live.is_none() {
             let deployment_name = labels::deployment_name(&owner.name, &run.revision);
-            let existing = deployments
-                .get_opt(&deployment_name)
-                .await
-                .map_err(|source| Error::kube::<Deployment>("get", &deployment_name, source))?;
-            if existing.is_some() {
+            if observe::taken_by_someone_else(&apis.deployments, &deployment_name, uid).await? {
                 return Err(Error::NotOwned {
                     kind: "Deployment",
                     name: deployment_name,
                 });
             }
         }
-        if apply::apply(deployments, &desired, live).await? {
+        if apply::apply(&apis.deployments, &desired, live).await? {
             info!(revision = %run.revision, replicas = run.replicas, "applied the revision Deployment");
         }
     }
-    if let Some(serving) = &plan.service_revision {
-        let desired = render::service(owner, &md.spec, serving);
-        if apply::apply(services, &desired, children.service.as_ref()).await? {
-            info!(revision = %serving, "applied the Service");
+
+    let provider = md.spec.traffic.provider;
+    let routing = traffic::router(provider).render(owner, &md.spec, &plan.traffic);
+    for service in &routing.services {
+        let service_name = service.name_any();
+        let live = children.routing.services.get(&service_name);
+        if live.is_none()
+            && observe::taken_by_someone_else(&apis.services, &service_name, uid).await?
+        {
+            return Err(Error::NotOwned {
+                kind: "Service",
+                name: service_name,
+            });
+        }
+        if apply::apply(&apis.services, service, live).await? {
+            info!(service = %service_name, "applied a Service");
         }
     }
+    apply_route(apis.http_routes.as_ref(), routing.http_route.as_ref(), children.routing.http_route.as_ref(), provider, uid).await?;
+    apply_route(apis.virtual_services.as_ref(), routing.virtual_service.as_ref(), children.routing.virtual_service.as_ref(), provider, uid).await?;
+
+    // What no longer carries traffic goes last.
+    if routing.http_route.is_none() && children.routing.http_route.is_some()
+        && let Some(api) = &apis.http_routes
+    {
+        apply::delete(api, &owner.name).await?;
+        info!("deleted the HTTPRoute of another traffic provider");
+    }
+    if routing.virtual_service.is_none() && children.routing.virtual_service.is_some()
+        && let Some(api) = &apis.virtual_services
+    {
+        apply::delete(api, &owner.name).await?;
+        info!("deleted the VirtualService of another traffic provider");
+    }
+    for stale in children
+        .routing
+        .services
+        .keys()
+        .filter(|name| !routing.services.iter().any(|s| s.metadata.name.as_ref() == Some(*name)))
+    {
+        apply::delete(&apis.services, stale).await?;
+        info!(service = %stale, "deleted a Service that no longer routes");
+    }
     for revision in &plan.delete {
-        apply::delete(deployments, &labels::deployment_name(&owner.name, revision)).await?;
+        apply::delete(&apis.deployments, &labels::deployment_name(&owner.name, revision)).await?;
         info!(%revision, "deleted the Deployment of a retired revision");
+    }
+    Ok(())
+}
+
+/// Applies a route the provider wants; refuses to take over a same-named route of someone else.
+async fn apply_route<K>(
+    api: Option<&Api<K>>,
+    desired: Option<&K>,
+    live: Option<&K>,
+    provider: modeldeploy_api::v1alpha1::TrafficProvider,
+    uid: &str,
+) -> Result<(), Error>
+where
+    K: Resource + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+    K::DynamicType: Default,
+{
+    let Some(desired) = desired else { return Ok(()) };
+    let kind = K::kind(&K::DynamicType::default()).into_owned();
+    let Some(api) = api else {
+        return Err(Error::ApiMissing {
+            kind,
+            provider: format!("{provider:?}"),
+        });
+    };
+    let name = desired.name_any();
+    if live.is_none() && observe::taken_by_someone_else(api, &name, uid).await? {
+        return Err(Error::NotOwned {
+            kind: if kind == "HTTPRoute" { "HTTPRoute" } else { "VirtualService" },
+            name,
+        });
+    }
+    if apply::apply(api, desired, live).await? {
+        info!(%kind, %name, "applied the route");
     }
     Ok(())
 }

@@ -26,6 +26,11 @@ pub enum Error {
     )]
     NotOwned { kind: &'static str, name: String },
 
+    #[error(
+        "traffic.provider {provider} needs the {kind} API, which this cluster does not serve (or the operator may not use); install its CRDs, or choose another traffic.provider"
+    )]
+    ApiMissing { kind: String, provider: String },
+
     #[error("the ModelDeployment has no {0}; it cannot own children")]
     MissingMetadata(&'static str),
 }
@@ -59,6 +64,7 @@ impl Error {
     pub fn status_reason(&self) -> Option<&'static str> {
         match self {
             Error::NotOwned { .. } => Some("NameConflict"),
+            Error::ApiMissing { .. } => Some("TrafficApiMissing"),
             Error::Kube {
                 source: kube::Error::Api(status),
                 ..
@@ -78,6 +84,7 @@ impl Error {
             Error::Kube { .. } => "KubeApi",
             Error::Serialize { .. } => "Serialize",
             Error::NotOwned { .. } => "NotOwned",
+            Error::ApiMissing { .. } => "ApiMissing",
             Error::MissingMetadata(_) => "MissingMetadata",
         }
     }

@@ -18,6 +18,7 @@ pub mod render;
 pub mod revision;
 pub mod settings;
 pub mod telemetry;
+pub mod traffic;
 #[cfg(test)]
 mod testing;
 
@@ -153,10 +154,12 @@ async fn run(
     let server = tokio::spawn(http::serve(listener, metrics.clone(), async move {
         let _ = server_shutdown.wait_for(|stop| *stop).await;
     }));
+    let routes = controller::RouteApis::discover(&client, settings.namespace.as_deref()).await;
     let ctx = Arc::new(Context::new(
         client.clone(),
         metrics.clone(),
         &settings.identity,
+        routes,
     ));
     let namespace = settings.namespace.clone();
     let concurrency = settings.concurrency;

@@ -5,82 +5,120 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::ListParams;
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::labels;
+use crate::labels::{self, controlled_by};
 use crate::plan::{Observed, ObservedRevision};
-use crate::render::selected_revision;
+use crate::traffic::{self, HTTPRoute, LiveRouting, VirtualService};
 
-/// The live children of one ModelDeployment.
+/// The APIs of one ModelDeployment's children.
+#[derive(Debug)]
+pub struct ChildApis {
+    pub deployments: Api<Deployment>,
+    pub services: Api<Service>,
+    /// `None` when the Gateway API is not installed.
+    pub http_routes: Option<Api<HTTPRoute>>,
+    /// `None` when Istio is not installed.
+    pub virtual_services: Option<Api<VirtualService>>,
+}
+
+/// The live children of one ModelDeployment: only those it controls.
 #[derive(Clone, Debug, Default)]
 pub struct Children {
-    /// Deployments owned by the ModelDeployment, by revision.
+    /// Deployments by revision.
     pub deployments: BTreeMap<String, Deployment>,
-    pub service: Option<Service>,
+    pub routing: LiveRouting,
 }
 
 impl Children {
     /// The summary the planner works from.
-    pub fn observed(&self) -> Observed {
+    pub fn observed(
+        &self,
+        provider: modeldeploy_api::v1alpha1::TrafficProvider,
+        owner: &crate::render::Owner,
+        spec: &modeldeploy_api::v1alpha1::ModelDeploymentSpec,
+    ) -> Observed {
         Observed {
             revisions: self
                 .deployments
                 .iter()
                 .map(|(revision, deployment)| (revision.clone(), observed_revision(deployment)))
                 .collect(),
-            service_revision: self.service.as_ref().and_then(selected_revision),
+            traffic: traffic::carried(provider, owner, spec, &self.routing),
         }
     }
 }
 
-/// Lists the Deployments labelled as children of `name` and owned by `owner_uid`, and the
-/// Service `name`. A same-named Service that is not ours is reported, never touched.
-pub async fn children(
-    deployments: &Api<Deployment>,
-    services: &Api<Service>,
-    name: &str,
-    owner_uid: &str,
-) -> Result<Children, Error> {
-    let owned =
-        |meta_owners: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]| {
-            meta_owners
-                .iter()
-                .any(|o| o.uid == owner_uid && o.controller == Some(true))
-        };
+/// Lists the Deployments and Services labelled as children of `name` and controlled by
+/// `owner_uid`, and the routes named `name` that it controls.
+pub async fn children(apis: &ChildApis, name: &str, owner_uid: &str) -> Result<Children, Error> {
     let selector = ListParams::default().labels(&labels::children_selector(name));
-    let listed = deployments
+    let deployments = apis
+        .deployments
         .list(&selector)
         .await
-        .map_err(|source| Error::kube::<Deployment>("list", name, source))?;
-    let deployments = listed
+        .map_err(|source| Error::kube::<Deployment>("list", name, source))?
         .items
         .into_iter()
-        .filter(|d| owned(d.owner_references()))
+        .filter(|d| controlled_by(d.owner_references(), owner_uid))
         .filter_map(|d| {
             let revision = d.labels().get(labels::LABEL_REVISION)?.clone();
             Some((revision, d))
         })
         .collect();
-
-    let service = services
-        .get_opt(name)
+    let services = apis
+        .services
+        .list(&selector)
         .await
-        .map_err(|source| Error::kube::<Service>("get", name, source))?;
-    let service = match service {
-        Some(service) if owned(service.owner_references()) => Some(service),
-        Some(_) => {
-            return Err(Error::NotOwned {
-                kind: "Service",
-                name: name.to_owned(),
-            });
-        }
-        None => None,
-    };
+        .map_err(|source| Error::kube::<Service>("list", name, source))?
+        .items
+        .into_iter()
+        .filter(|s| controlled_by(s.owner_references(), owner_uid))
+        .map(|s| (s.name_any(), s))
+        .collect();
     Ok(Children {
         deployments,
-        service,
+        routing: LiveRouting {
+            services,
+            http_route: owned_by_name(apis.http_routes.as_ref(), name, owner_uid).await?,
+            virtual_service: owned_by_name(apis.virtual_services.as_ref(), name, owner_uid)
+                .await?,
+        },
     })
+}
+
+/// The object `name`, if the API exists and the object is controlled by `owner_uid`.
+async fn owned_by_name<K>(
+    api: Option<&Api<K>>,
+    name: &str,
+    owner_uid: &str,
+) -> Result<Option<K>, Error>
+where
+    K: Resource + Clone + std::fmt::Debug + DeserializeOwned,
+    K::DynamicType: Default,
+{
+    let Some(api) = api else { return Ok(None) };
+    let found = api
+        .get_opt(name)
+        .await
+        .map_err(|source| Error::kube::<K>("get", name, source))?;
+    Ok(found.filter(|o| controlled_by(o.owner_references(), owner_uid)))
+}
+
+/// Whether `name` exists without being controlled by `owner_uid`: a name the operator must not
+/// take over.
+pub async fn taken_by_someone_else<K>(api: &Api<K>, name: &str, owner_uid: &str) -> Result<bool, Error>
+where
+    K: Resource + Clone + std::fmt::Debug + DeserializeOwned,
+    K::DynamicType: Default,
+{
+    let found = api
+        .get_opt(name)
+        .await
+        .map_err(|source| Error::kube::<K>("get", name, source))?;
+    Ok(found.is_some_and(|o| !controlled_by(o.owner_references(), owner_uid)))
 }
 
 fn observed_revision(deployment: &Deployment) -> ObservedRevision {

@@ -36,6 +36,7 @@ pub fn spec(version: &str) -> ModelDeploymentSpec {
         traffic: TrafficSpec::default(),
         strategy: None,
         scale_down_delay_seconds: None,
+        abort_scale_down_delay_seconds: None,
         progress_deadline_seconds: None,
     }
 }

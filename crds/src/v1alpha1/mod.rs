@@ -7,6 +7,7 @@
 mod analysis;
 mod duration;
 mod model;
+mod request;
 mod runtime;
 mod spec;
 mod status;
@@ -21,8 +22,10 @@ pub use duration::{Duration, DurationError};
 pub use model::ModelSpec;
 pub use runtime::{ImagePullPolicy, Protocol, RuntimeSpec};
 pub use spec::{ModelDeployment, ModelDeploymentSpec};
+pub use request::{REQUEST_ANNOTATION, RequestAction, RolloutRequest};
 pub use status::{
-    ModelDeploymentStatus, Phase, RetiredRevision, RevisionStatus, RolloutStatus, TrafficTarget,
+    MirrorTarget, ModelDeploymentStatus, PauseReason, PauseStatus, Phase, RequestStatus,
+    RetiredRevision, RevisionStatus, RolloutStage, RolloutStatus, TrafficTarget,
 };
 pub use strategy::{
     AbDecision, AbTestStrategy, BlueGreenStrategy, CanaryStep, CanaryStrategy, DecisionGoal,

@@ -17,11 +17,13 @@ use super::{ModelDeploymentStatus, ModelSpec, RuntimeSpec, StrategySpec, Traffic
     derive = "PartialEq",
     doc = "A model served on Kubernetes and the way new versions of it are rolled out.",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Where the rollout stands"),
-    printcolumn(name = "Model", type_ = "string", json_path = ".spec.model.version", description = "Model version in the spec", priority = "1"),
-    printcolumn(name = "Stable", type_ = "string", json_path = ".status.stableRevision", description = "Revision serving traffic"),
-    printcolumn(name = "Candidate", type_ = "string", json_path = ".status.candidateRevision", description = "Revision being rolled out"),
+    printcolumn(name = "Serving", type_ = "string", json_path = ".status.servingModelVersion", description = "Model version of the stable revision"),
+    printcolumn(name = "Step", type_ = "string", json_path = ".status.rollout.step", description = "Current step of the rollout"),
     printcolumn(name = "Traffic", type_ = "string", json_path = ".status.trafficSummary", description = "Share of traffic per revision"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.ready", description = "Ready replicas of the stable revision / desired"),
+    printcolumn(name = "Model", type_ = "string", json_path = ".spec.model.version", description = "Model version in the spec", priority = "1"),
+    printcolumn(name = "Stable", type_ = "string", json_path = ".status.stableRevision", description = "Revision serving traffic", priority = "1"),
+    printcolumn(name = "Candidate", type_ = "string", json_path = ".status.candidateRevision", description = "Revision being rolled out", priority = "1"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("self.metadata.name.size() <= 52 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')")
         .message("metadata.name must be a DNS label of at most 52 characters starting with a letter, so that the Service <name> and the Deployments <name>-<revision> are valid names"),
@@ -29,6 +31,8 @@ use super::{ModelDeploymentStatus, ModelSpec, RuntimeSpec, StrategySpec, Traffic
         .message("strategy.shadow needs a traffic provider that can mirror requests: set traffic.provider to gatewayAPI, istio or router"),
     validation = Rule::new("!has(self.spec.strategy) || !has(self.spec.strategy.abTest) || self.spec.traffic.provider != 'replicas'")
         .message("strategy.abTest needs a traffic provider that can route by header or cookie: set traffic.provider to gatewayAPI, istio or router"),
+    validation = Rule::new("!has(self.spec.strategy) || !has(self.spec.strategy.abTest) || !has(self.spec.strategy.abTest.stickiness) || self.spec.traffic.provider != 'istio'")
+        .message("strategy.abTest.stickiness needs session persistence, which an Istio VirtualService cannot combine with a weighted split: set traffic.provider to gatewayAPI or router, or route testers with abTest.matches instead"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ModelDeploymentSpec {
@@ -57,6 +61,12 @@ pub struct ModelDeploymentSpec {
     #[schemars(range(min = 0, max = 86400))]
     pub scale_down_delay_seconds: Option<i32>,
 
+    /// How long an aborted or superseded revision keeps its pods after traffic has left it.
+    /// Default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub abort_scale_down_delay_seconds: Option<i32>,
+
     /// How long a new revision may take to become ready before the rollout is marked Degraded.
     /// Default 600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,6 +81,8 @@ fn default_replicas() -> i32 {
 impl ModelDeploymentSpec {
     /// Default of [`Self::scale_down_delay_seconds`].
     pub const DEFAULT_SCALE_DOWN_DELAY_SECONDS: i32 = 30;
+    /// Default of [`Self::abort_scale_down_delay_seconds`].
+    pub const DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS: i32 = 30;
     /// Default of [`Self::progress_deadline_seconds`].
     pub const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 600;
 
@@ -78,6 +90,13 @@ impl ModelDeploymentSpec {
         seconds(
             self.scale_down_delay_seconds
                 .unwrap_or(Self::DEFAULT_SCALE_DOWN_DELAY_SECONDS),
+        )
+    }
+
+    pub fn abort_scale_down_delay(&self) -> std::time::Duration {
+        seconds(
+            self.abort_scale_down_delay_seconds
+                .unwrap_or(Self::DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS),
         )
     }
 

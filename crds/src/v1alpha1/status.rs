@@ -19,6 +19,10 @@ pub struct ModelDeploymentStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stable_revision: Option<String>,
 
+    /// Model version of the stable revision: what users are served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving_model_version: Option<String>,
+
     /// The revision being rolled out, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidate_revision: Option<String>,
@@ -47,6 +51,11 @@ pub struct ModelDeploymentStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub traffic: Vec<TrafficTarget>,
 
+    /// The revision that receives a copy of requests, and the share copied. Its answers never
+    /// reach clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<MirrorTarget>,
+
     /// `traffic` in one line, for display.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic_summary: Option<String>,
@@ -63,6 +72,11 @@ pub struct ModelDeploymentStatus {
     /// What is happening, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+
+    /// The last request made with `kubectl modeldeploy` (promote, abort, pause, resume, retry)
+    /// and what the operator did with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_request: Option<RequestStatus>,
 }
 
 /// Where a rollout stands.
@@ -78,6 +92,12 @@ pub enum Phase {
     Healthy,
     /// Something needs attention: see `message` and the `Degraded` condition.
     Degraded,
+    /// The new revision is being scaled to full size and given all traffic.
+    Promoting,
+    /// Traffic is going back to the stable revision.
+    RollingBack,
+    /// The rollout was aborted; the stable revision serves. Retry, or change the spec.
+    Aborted,
 }
 
 impl Phase {
@@ -88,11 +108,14 @@ impl Phase {
             Phase::Paused => "Paused",
             Phase::Healthy => "Healthy",
             Phase::Degraded => "Degraded",
+            Phase::Promoting => "Promoting",
+            Phase::RollingBack => "RollingBack",
+            Phase::Aborted => "Aborted",
         }
     }
 }
 
-/// Progress of a rollout.
+/// Progress of a rollout: enough to resume it exactly after an operator restart.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutStatus {
@@ -102,6 +125,105 @@ pub struct RolloutStatus {
     pub model_version: String,
     /// When the rollout started; the progress deadline counts from here.
     pub started_at: Time,
+    /// The strategy that runs the rollout: `replace`, `blueGreen`, `canary`, `shadow` or `abTest`.
+    #[serde(default)]
+    pub strategy: String,
+    /// Which part of the rollout runs.
+    #[serde(default)]
+    pub stage: RolloutStage,
+    /// Index of the current step, from 0. Equal to `stepCount` once every step is done.
+    #[serde(default)]
+    pub step_index: i32,
+    /// Number of steps of the strategy.
+    #[serde(default)]
+    pub step_count: i32,
+    /// The current step for people, e.g. `2/5 setWeight 20`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// When the current step started; timed pauses count from here, across restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_started_at: Option<Time>,
+    /// Why the rollout waits, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<PauseStatus>,
+    /// Set by `kubectl modeldeploy pause`; cleared by `resume`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused_by_user: bool,
+    /// Why the rollout is being aborted or was aborted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_reason: Option<String>,
+}
+
+/// The part of a rollout that runs.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum RolloutStage {
+    /// Walking the strategy's steps.
+    #[default]
+    Steps,
+    /// Scaling the new revision to full size, then giving it all traffic.
+    Promoting,
+    /// Moving all traffic back to the stable revision.
+    Aborting,
+    /// Traffic is back on the stable revision; the new revision's pods are removed after the
+    /// abort delay.
+    Aborted,
+}
+
+/// Why a rollout waits.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PauseStatus {
+    pub reason: PauseReason,
+    /// When a timed pause ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Time>,
+}
+
+/// The kind of wait.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum PauseReason {
+    /// A pause step with a duration.
+    Timed,
+    /// A pause step without a duration: `kubectl modeldeploy promote` continues.
+    Indefinite,
+    /// Automatic promotion is off: `kubectl modeldeploy promote` promotes.
+    AwaitingPromotion,
+    /// `kubectl modeldeploy pause`: `resume` continues.
+    ByUser,
+}
+
+impl PauseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseReason::Timed => "Timed",
+            PauseReason::Indefinite => "Indefinite",
+            PauseReason::AwaitingPromotion => "AwaitingPromotion",
+            PauseReason::ByUser => "ByUser",
+        }
+    }
+}
+
+/// A request made with `kubectl modeldeploy` and its outcome.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestStatus {
+    /// The request's id, as written in the `modeldeploy.io/request` annotation.
+    pub id: String,
+    /// `promote`, `promoteFull`, `abort`, `pause`, `resume` or `retry`.
+    pub action: String,
+    /// Whether the operator acted on it.
+    pub accepted: bool,
+    /// What happened, for people.
+    pub message: String,
+}
+
+/// A copy of requests sent to a revision.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MirrorTarget {
+    pub revision: String,
+    /// Percent of requests copied, 1-100.
+    pub percent: i32,
 }
 
 /// A revision with pods.

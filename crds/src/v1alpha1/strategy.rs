@@ -104,6 +104,11 @@ pub struct CanaryStrategy {
     /// Analysis that runs for the whole rollout; failing it rolls back at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisSpec>,
+    /// Shrink the stable revision by as many pods as the new one gets, so that the pods (and
+    /// GPUs) in use stay flat during the canary instead of growing by the canary's size.
+    /// Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic_stable_scale: Option<bool>,
 }
 
 /// One canary step. Set exactly one field.

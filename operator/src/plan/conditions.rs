@@ -7,6 +7,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 pub const CONDITION_READY: &str = "Ready";
 pub const CONDITION_PROGRESSING: &str = "Progressing";
 pub const CONDITION_DEGRADED: &str = "Degraded";
+/// kstatus: true while the operator works towards the spec (a rollout runs).
+pub const CONDITION_RECONCILING: &str = "Reconciling";
+/// kstatus: true when the rollout cannot go on without a person or a spec change.
+pub const CONDITION_STALLED: &str = "Stalled";
 
 /// One condition as the planner wants it.
 #[derive(Clone, Debug, PartialEq, Eq)]

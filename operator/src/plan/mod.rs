@@ -1,13 +1,28 @@
 //! Planning: the pure core of the operator.
 //!
-//! Given the spec, the last status, what exists in the cluster and the time, [`plan`] decides
-//! which revisions run, which one the Service selects, which revisions are removed, the next
-//! status and the events to publish. It takes no client and does no I/O, so every rollout
-//! decision is a table test away.
+//! Given the spec, the last status, what exists in the cluster, a person's request and the time,
+//! [`plan`] decides which revisions run with how many pods, where traffic goes, which revisions
+//! are removed, the next status and the events to publish. It takes no client and does no I/O,
+//! so every rollout decision is a table test away.
+//!
+//! The strategies ([`strategy`]) compile to steps; the engine walks steps the same way for all of
+//! them; retirement, status and events are shared.
 
 mod conditions;
-mod replace;
+mod engine;
+mod events;
+mod requests;
+mod retire;
+mod status;
+mod steps;
+mod strategy;
 mod summary;
+mod time;
+mod traffic;
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod sim;
 #[cfg(test)]
 mod tests;
 
@@ -15,9 +30,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use modeldeploy_api::v1alpha1::{ModelDeploymentSpec, ModelDeploymentStatus, StrategyKind};
+use modeldeploy_api::v1alpha1::{ModelDeploymentSpec, ModelDeploymentStatus, RolloutRequest};
 
-pub use conditions::{CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY};
+pub use conditions::{
+    CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY, CONDITION_RECONCILING,
+    CONDITION_STALLED,
+};
+pub use traffic::{CandidateRole, CandidateTraffic, TrafficPlan, capacity_weight};
 
 /// A revision's Deployment as observed in the cluster.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -42,23 +61,28 @@ impl ObservedRevision {
 }
 
 /// What exists in the cluster for one ModelDeployment.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Observed {
     /// Revisions that have a Deployment, by revision.
     pub revisions: BTreeMap<String, ObservedRevision>,
-    /// The revision the Service currently selects, if the Service exists.
-    pub service_revision: Option<String>,
+    /// The traffic plan the provider's live objects carry, when they carry one exactly; `None`
+    /// when they are missing, edited by hand, or carry no plan yet.
+    pub traffic: Option<TrafficPlan>,
 }
 
 /// Everything a plan is made from.
 #[derive(Clone, Copy, Debug)]
 pub struct Input<'a> {
+    /// The ModelDeployment's name, for messages.
+    pub name: &'a str,
     pub spec: &'a ModelDeploymentSpec,
     pub generation: Option<i64>,
     pub status: &'a ModelDeploymentStatus,
     /// The revision the spec describes.
     pub revision: &'a str,
     pub observed: &'a Observed,
+    /// The request in the `modeldeploy.io/request` annotation, or why it cannot be read.
+    pub request: Option<&'a Result<RolloutRequest, String>>,
     pub now: Timestamp,
 }
 
@@ -67,6 +91,15 @@ pub struct Input<'a> {
 pub struct RunRevision {
     pub revision: String,
     pub replicas: i32,
+}
+
+impl RunRevision {
+    pub fn new(revision: &str, replicas: i32) -> Self {
+        RunRevision {
+            revision: revision.to_owned(),
+            replicas,
+        }
+    }
 }
 
 /// An event to publish once the plan is carried out.
@@ -83,30 +116,131 @@ pub struct PlannedEvent {
     pub note: String,
 }
 
+impl PlannedEvent {
+    pub fn normal(reason: &'static str, action: &'static str, revision: &str, note: String) -> Self {
+        PlannedEvent {
+            warning: false,
+            reason,
+            action,
+            revision: revision.to_owned(),
+            note,
+        }
+    }
+
+    pub fn warning(
+        reason: &'static str,
+        action: &'static str,
+        revision: &str,
+        note: String,
+    ) -> Self {
+        PlannedEvent {
+            warning: true,
+            ..PlannedEvent::normal(reason, action, revision, note)
+        }
+    }
+}
+
 /// What the operator does next.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
-    /// The revision rendered from the current spec and applied. `None` when the spec's revision
-    /// must not start yet.
-    pub run: Option<RunRevision>,
-    /// The revision the Service selects.
-    pub service_revision: Option<String>,
+    /// Revisions that run, with their replicas. The spec's revision is rendered from the spec;
+    /// any other keeps its live pod template.
+    pub run: Vec<RunRevision>,
+    /// Where requests go; every traffic provider renders it.
+    pub traffic: TrafficPlan,
     /// Revisions whose Deployments are deleted.
     pub delete: Vec<String>,
     pub status: ModelDeploymentStatus,
     pub events: Vec<PlannedEvent>,
-    /// When to look again even if nothing changes, e.g. when a scale-down delay ends.
+    /// When to look again even if nothing changes, e.g. when a pause or scale-down delay ends.
     pub requeue_after: Option<Duration>,
 }
 
 /// Decides the next step for one ModelDeployment.
 pub fn plan(input: Input<'_>) -> Plan {
-    let kind = input
-        .spec
-        .strategy
-        .as_ref()
-        .map_or(StrategyKind::Replace, |strategy| strategy.kind());
-    replace::plan(input, kind)
+    let steps = strategy::steps(input.spec);
+    let mut events = Vec::new();
+    let mut decision = engine::decide(&input, &steps, &mut events);
+    let blocked = blocked_by_provider(&input, &steps);
+    if blocked.is_some()
+        && let Some(stable) = decision.stable.clone()
+    {
+        decision = engine::settled(&input, &stable);
+    }
+    let retirement = retire::retire(&input, &decision, &mut events);
+    let retire_wake = retirement.wake;
+    let delete = retirement.delete.clone();
+    let (mut status, status_wake) = status::next(&input, &decision, retirement, &mut events);
+    if let Some(problem) = blocked {
+        status = blocked_status(&input, status, &problem);
+    }
+    events::derive(input.status, &status, &input.spec.model.version, &mut events);
+    Plan {
+        run: decision.run,
+        traffic: decision.traffic,
+        delete,
+        status,
+        events,
+        requeue_after: [retire_wake, status_wake, decision.wake]
+            .into_iter()
+            .flatten()
+            .min(),
+    }
+}
+
+/// Why the provider cannot carry some step of the strategy, if it cannot.
+fn blocked_by_provider(input: &Input<'_>, steps: &steps::Steps) -> Option<String> {
+    let provider = input.spec.traffic.provider;
+    let stable = input.status.stable_revision.as_deref().unwrap_or_default();
+    if stable.is_empty() || stable == input.revision {
+        return None;
+    }
+    steps
+        .steps
+        .iter()
+        .filter_map(|step| match step {
+            steps::Step::Traffic(t) => Some(engine::step_plan(stable, input.revision, steps, t)),
+            _ => None,
+        })
+        .chain([engine::step_plan(
+            stable,
+            input.revision,
+            steps,
+            &steps::TrafficStep::weight(100),
+        )])
+        .find_map(|plan| crate::traffic::unsupported(provider, &plan))
+}
+
+/// Whether the spec's traffic provider can carry `plan`.
+pub fn traffic_supported(spec: &ModelDeploymentSpec, plan: &TrafficPlan) -> bool {
+    crate::traffic::unsupported(spec.traffic.provider, plan).is_none()
+}
+
+/// The stable revision keeps serving because the traffic provider cannot do what the strategy
+/// asks; the status says which provider can.
+fn blocked_status(
+    input: &Input<'_>,
+    status: ModelDeploymentStatus,
+    problem: &str,
+) -> ModelDeploymentStatus {
+    let message = format!(
+        "{problem}; revision {} keeps serving and revision {} is not rolled out",
+        status.stable_revision.as_deref().unwrap_or_default(),
+        input.revision
+    );
+    let wanted = [
+        conditions::Wanted::new(CONDITION_READY, false, "TrafficNotSupported", message.clone()),
+        conditions::Wanted::new(CONDITION_PROGRESSING, false, "TrafficNotSupported", message.clone()),
+        conditions::Wanted::new(CONDITION_DEGRADED, true, "TrafficNotSupported", message.clone()),
+        conditions::Wanted::new(CONDITION_RECONCILING, false, "TrafficNotSupported", ""),
+        conditions::Wanted::new(CONDITION_STALLED, true, "TrafficNotSupported", message.clone()),
+    ];
+    ModelDeploymentStatus {
+        phase: Some(modeldeploy_api::v1alpha1::Phase::Degraded),
+        conditions: conditions::merge(&input.status.conditions, &wanted, input.generation, input.now),
+        message: Some(message),
+        ..status
+    }
 }
 
 /// The status to show when carrying out a plan failed: the last status, unchanged in what it

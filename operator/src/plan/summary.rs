@@ -1,6 +1,6 @@
 //! The display fields of the status: ready counts, traffic and the revision list.
 
-use modeldeploy_api::v1alpha1::{RevisionStatus, TrafficTarget};
+use modeldeploy_api::v1alpha1::{MirrorTarget, RevisionStatus, TrafficTarget};
 
 use super::Observed;
 
@@ -9,15 +9,19 @@ pub(super) fn ready(ready: i32, desired: i32) -> String {
     format!("{ready}/{desired}")
 }
 
-/// One line such as `3f2a9c01bd=100%` or `3f2a9c01bd=90% 77c1e0aa42=10%`.
-pub(super) fn traffic(targets: &[TrafficTarget]) -> Option<String> {
+/// One line such as `3f2a9c01bd=100%`, `3f2a9c01bd=90% 77c1e0aa42=10%` or
+/// `3f2a9c01bd=100% mirror:77c1e0aa42=50%`.
+pub(super) fn traffic(targets: &[TrafficTarget], mirror: Option<&MirrorTarget>) -> Option<String> {
     if targets.is_empty() {
         return None;
     }
-    let parts: Vec<String> = targets
+    let mut parts: Vec<String> = targets
         .iter()
         .map(|t| format!("{}={}%", t.revision, t.weight))
         .collect();
+    if let Some(m) = mirror {
+        parts.push(format!("mirror:{}={}%", m.revision, m.percent));
+    }
     Some(parts.join(" "))
 }
 

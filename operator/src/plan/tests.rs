@@ -1,385 +1,513 @@
-//! Table tests of the planner: every rollout decision, with an injected clock.
+//! Scenario tests of the planner against a simulated cluster, with an injected clock: every
+//! strategy walks its steps, and pauses, promotion, abort, retry, supersede and restarts behave.
 
-use std::time::Duration;
-
-use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use modeldeploy_api::v1alpha1::{
-    CanaryStep, CanaryStrategy, ModelDeploymentSpec, ModelDeploymentStatus, Phase, RetiredRevision,
-    StrategySpec,
+    AbTestStrategy, BlueGreenStrategy, CanaryStep, CanaryStrategy, Duration as ApiDuration,
+    GatewayApiTraffic, HeaderMatch, HeaderMatchType, ModelDeploymentSpec, ParentReference,
+    PauseReason, PauseStep, Phase, RequestAction, RolloutStage, RouteMatch, ShadowStrategy,
+    StrategySpec, TrafficProvider, TrafficSpec,
 };
 
-use super::{Input, Observed, ObservedRevision, Plan, plan};
+use super::sim::World;
 use crate::testing::spec;
 
-const NEW: &str = "newrev0001";
-const OLD: &str = "oldrev0001";
-const OTHER: &str = "otherrev01";
-
-fn at(seconds: i64) -> Timestamp {
-    Timestamp::from_second(1_800_000_000 + seconds).unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
-/// A revision with `replicas` desired, of which `available` are available.
-fn revision(name: &str, replicas: i32, available: i32) -> (String, ObservedRevision) {
-    (
-        name.to_owned(),
-        ObservedRevision {
-            model_version: None,
-            replicas,
-            ready_replicas: available,
-            available_replicas: available,
-            updated_replicas: replicas,
-            observed_latest: true,
-        },
-    )
-}
-
-fn observed(revisions: &[(String, ObservedRevision)], service: Option<&str>) -> Observed {
-    Observed {
-        revisions: revisions.iter().cloned().collect(),
-        service_revision: service.map(str::to_owned),
-    }
-}
-
-fn serving(stable: &str) -> ModelDeploymentStatus {
-    ModelDeploymentStatus {
-        stable_revision: Some(stable.to_owned()),
-        ..ModelDeploymentStatus::default()
-    }
-}
-
-fn run(
-    spec: &ModelDeploymentSpec,
-    status: &ModelDeploymentStatus,
-    observed: &Observed,
-    now: Timestamp,
-) -> Plan {
-    plan(Input {
-        spec,
-        generation: Some(3),
-        status,
-        revision: NEW,
-        observed,
-        now,
-    })
-}
-
-fn reasons(plan: &Plan) -> Vec<&'static str> {
-    plan.events.iter().map(|e| e.reason).collect()
-}
-
-fn condition(plan: &Plan, type_: &str) -> (String, String) {
-    let c = plan
+fn condition(world: &World, type_: &str) -> (String, String) {
+    world
         .status
         .conditions
         .iter()
         .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone()));
-    c.unwrap_or_default()
+        .map(|c| (c.status.clone(), c.reason.clone()))
+        .unwrap_or_default()
 }
 
-#[test]
-fn first_deploy_creates_the_revision_and_points_the_service_at_it() {
-    let plan = run(
-        &spec("1.0.0"),
-        &ModelDeploymentStatus::default(),
-        &Observed::default(),
-        at(0),
-    );
-    assert_eq!(
-        plan.run.as_ref().map(|r| (r.revision.as_str(), r.replicas)),
-        Some((NEW, 2))
-    );
-    assert_eq!(plan.service_revision.as_deref(), Some(NEW));
-    assert_eq!(plan.status.phase, Some(Phase::Pending));
-    assert_eq!(plan.status.stable_revision, None);
-    assert_eq!(plan.status.candidate_revision.as_deref(), Some(NEW));
-    assert_eq!(plan.status.observed_generation, Some(3));
-    assert_eq!(
-        condition(&plan, "Ready"),
-        ("False".into(), "ReplicasNotReady".into())
-    );
-    assert_eq!(
-        condition(&plan, "Progressing"),
-        ("True".into(), "RolloutInProgress".into())
-    );
-    assert_eq!(reasons(&plan), ["RolloutStarted"]);
-    assert_eq!(
-        plan.status.rollout.as_ref().map(|r| r.started_at.clone()),
-        Some(Time(at(0)))
-    );
+fn phase(world: &World) -> Option<Phase> {
+    world.status.phase
 }
 
-#[test]
-fn first_deploy_becomes_stable_when_every_replica_is_available() {
-    let pending = run(
-        &spec("1.0.0"),
-        &ModelDeploymentStatus::default(),
-        &Observed::default(),
-        at(0),
-    );
-    let live = observed(&[revision(NEW, 2, 2)], Some(NEW));
-    let plan = run(&spec("1.0.0"), &pending.status, &live, at(5));
-    assert_eq!(plan.status.stable_revision.as_deref(), Some(NEW));
-    assert_eq!(plan.status.candidate_revision, None);
-    assert_eq!(plan.status.rollout, None);
-    assert_eq!(plan.status.phase, Some(Phase::Healthy));
-    assert_eq!(plan.status.ready.as_deref(), Some("2/2"));
-    assert_eq!(
-        plan.status.traffic_summary.as_deref(),
-        Some("newrev0001=100%")
-    );
-    assert_eq!(
-        condition(&plan, "Ready"),
-        ("True".into(), "Available".into())
-    );
-    assert_eq!(
-        condition(&plan, "Degraded"),
-        ("False".into(), "AsExpected".into())
-    );
-    assert_eq!(reasons(&plan), ["RevisionAvailable"]);
-}
-
-#[test]
-fn a_steady_state_plans_the_same_status_and_no_events() {
-    let live = observed(&[revision(NEW, 2, 2)], Some(NEW));
-    let settled = run(&spec("1.0.0"), &serving(NEW), &live, at(0));
-    let again = run(&spec("1.0.0"), &settled.status, &live, at(600));
-    assert_eq!(again.status, settled.status, "no status churn");
-    assert!(again.events.is_empty());
-    assert!(again.delete.is_empty());
-    assert_eq!(again.requeue_after, None);
-}
-
-#[test]
-fn a_new_revision_runs_beside_the_stable_one_which_keeps_the_service() {
-    let live = observed(&[revision(OLD, 2, 2), revision(NEW, 2, 1)], Some(OLD));
-    let plan = run(&spec("1.1.0"), &serving(OLD), &live, at(0));
-    assert_eq!(plan.run.as_ref().map(|r| r.revision.as_str()), Some(NEW));
-    assert_eq!(plan.service_revision.as_deref(), Some(OLD));
-    assert!(plan.delete.is_empty());
-    assert_eq!(plan.status.stable_revision.as_deref(), Some(OLD));
-    assert_eq!(plan.status.candidate_revision.as_deref(), Some(NEW));
-    assert_eq!(plan.status.phase, Some(Phase::Progressing));
-    assert_eq!(
-        condition(&plan, "Ready"),
-        ("True".into(), "Available".into())
-    );
-    assert_eq!(plan.status.revisions.len(), 2);
-}
-
-#[test]
-fn the_service_switches_once_the_new_revision_is_available_and_the_old_one_drains() {
-    let starting = observed(&[revision(OLD, 2, 2), revision(NEW, 2, 0)], Some(OLD));
-    let started = run(&spec("1.1.0"), &serving(OLD), &starting, at(-20));
-    let live = observed(&[revision(OLD, 2, 2), revision(NEW, 2, 2)], Some(OLD));
-    let plan = run(&spec("1.1.0"), &started.status, &live, at(0));
-    assert_eq!(plan.service_revision.as_deref(), Some(NEW));
-    assert_eq!(plan.status.stable_revision.as_deref(), Some(NEW));
-    assert_eq!(plan.status.rollout, None);
-    assert!(
-        plan.delete.is_empty(),
-        "the old revision keeps its pods while clients move"
-    );
-    assert_eq!(
-        plan.status.retired_revisions,
-        [RetiredRevision {
-            name: OLD.into(),
-            scale_down_at: Time(at(30))
-        }]
-    );
-    assert_eq!(plan.requeue_after, Some(Duration::from_secs(30)));
-    assert_eq!(reasons(&plan), ["TrafficSwitched"]);
-}
-
-#[test]
-fn a_retired_revision_is_removed_when_its_delay_ends_and_not_before() {
-    let live = observed(&[revision(OLD, 2, 2), revision(NEW, 2, 2)], Some(NEW));
-    let mut status = serving(NEW);
-    status.retired_revisions = vec![RetiredRevision {
-        name: OLD.into(),
-        scale_down_at: Time(at(30)),
-    }];
-
-    let early = run(&spec("1.1.0"), &status, &live, at(20));
-    assert!(early.delete.is_empty());
-    assert_eq!(early.requeue_after, Some(Duration::from_secs(10)));
-    assert_eq!(early.status.retired_revisions, status.retired_revisions);
-
-    let due = run(&spec("1.1.0"), &status, &live, at(30));
-    assert_eq!(due.delete, [OLD]);
-    assert!(due.status.retired_revisions.is_empty());
-    assert_eq!(due.status.revisions.len(), 1);
-    assert_eq!(reasons(&due), ["RevisionScaledDown"]);
-}
-
-#[test]
-fn a_restart_after_the_switch_but_before_the_status_write_still_drains_the_old_revision() {
-    // The Service already selects the new revision; the status still says the old one is stable.
-    let live = observed(&[revision(OLD, 2, 2), revision(NEW, 2, 2)], Some(NEW));
-    let mut status = serving(OLD);
-    status.candidate_revision = Some(NEW.into());
-    let plan = run(&spec("1.1.0"), &status, &live, at(100));
-    assert_eq!(plan.service_revision.as_deref(), Some(NEW));
-    assert!(plan.delete.is_empty());
-    assert_eq!(
-        plan.status.retired_revisions[0].scale_down_at,
-        Time(at(130))
-    );
-}
-
-#[test]
-fn a_superseded_candidate_that_never_served_is_removed_at_once() {
-    let live = observed(&[revision(OLD, 2, 2), revision(OTHER, 2, 0)], Some(OLD));
-    let mut status = serving(OLD);
-    status.candidate_revision = Some(OTHER.into());
-    let plan = run(&spec("1.2.0"), &status, &live, at(0));
-    assert_eq!(plan.delete, [OTHER]);
-    assert_eq!(plan.status.candidate_revision.as_deref(), Some(NEW));
-    assert_eq!(plan.service_revision.as_deref(), Some(OLD));
-    assert!(reasons(&plan).contains(&"RolloutStarted"));
-}
-
-#[test]
-fn the_rollout_start_survives_replanning_and_the_deadline_degrades_once() {
-    let live = observed(&[revision(OLD, 2, 2), revision(NEW, 2, 0)], Some(OLD));
-    let started = run(&spec("1.1.0"), &serving(OLD), &live, at(0));
-    assert_eq!(started.requeue_after, Some(Duration::from_secs(600)));
-
-    let waiting = run(&spec("1.1.0"), &started.status, &live, at(300));
-    assert_eq!(
-        waiting.status.rollout, started.status.rollout,
-        "the start is not reset"
-    );
-    assert!(waiting.events.is_empty());
-    assert_eq!(waiting.requeue_after, Some(Duration::from_secs(300)));
-
-    let late = run(&spec("1.1.0"), &waiting.status, &live, at(600));
-    assert_eq!(late.status.phase, Some(Phase::Degraded));
-    assert_eq!(
-        condition(&late, "Degraded"),
-        ("True".into(), "ProgressDeadlineExceeded".into())
-    );
-    assert_eq!(
-        condition(&late, "Ready"),
-        ("True".into(), "Available".into()),
-        "the old revision still serves"
-    );
-    assert_eq!(late.service_revision.as_deref(), Some(OLD));
-    assert_eq!(reasons(&late), ["ProgressDeadlineExceeded"]);
-
-    let later = run(&spec("1.1.0"), &late.status, &live, at(700));
-    assert!(later.events.is_empty(), "the warning is published once");
-    assert_eq!(later.status, late.status);
-}
-
-#[test]
-fn a_strategy_not_yet_available_holds_the_stable_revision() {
-    let mut canary = spec("1.1.0");
-    canary.strategy = Some(StrategySpec {
-        canary: Some(CanaryStrategy {
-            steps: vec![CanaryStep {
-                set_weight: Some(10),
-                ..CanaryStep::default()
+fn gateway() -> TrafficSpec {
+    TrafficSpec {
+        provider: TrafficProvider::GatewayApi,
+        gateway_api: Some(GatewayApiTraffic {
+            parent_refs: vec![ParentReference {
+                group: None,
+                kind: None,
+                namespace: None,
+                name: "inference".into(),
+                section_name: None,
+                port: None,
             }],
+            hostnames: vec![],
+        }),
+        istio: None,
+    }
+}
+
+fn weight(w: i32) -> CanaryStep {
+    CanaryStep {
+        set_weight: Some(w),
+        ..CanaryStep::default()
+    }
+}
+
+fn pause(duration: Option<&str>) -> CanaryStep {
+    CanaryStep {
+        pause: Some(PauseStep {
+            duration: duration.map(|d| ApiDuration(d.into())),
+        }),
+        ..CanaryStep::default()
+    }
+}
+
+fn canary(steps: Vec<CanaryStep>) -> ModelDeploymentSpec {
+    let mut s = spec("1.0.0");
+    s.replicas = 4;
+    s.strategy = Some(StrategySpec {
+        canary: Some(CanaryStrategy {
+            steps,
             ..CanaryStrategy::default()
         }),
         ..StrategySpec::default()
     });
-    let live = observed(&[revision(OLD, 2, 2)], Some(OLD));
-    let plan = run(&canary, &serving(OLD), &live, at(0));
-    assert_eq!(plan.run, None, "the new revision is not started");
-    assert_eq!(plan.service_revision.as_deref(), Some(OLD));
-    assert_eq!(plan.status.phase, Some(Phase::Paused));
-    assert_eq!(
-        condition(&plan, "Progressing"),
-        ("False".into(), "StrategyNotSupported".into())
-    );
-    assert_eq!(reasons(&plan), ["StrategyNotSupported"]);
-    let again = run(&canary, &plan.status, &live, at(10));
-    assert!(again.events.is_empty());
+    s
+}
 
-    // A first deploy has nothing to protect, so any strategy deploys.
-    let first = run(
-        &canary,
-        &ModelDeploymentStatus::default(),
-        &Observed::default(),
-        at(0),
-    );
-    assert_eq!(first.run.as_ref().map(|r| r.revision.as_str()), Some(NEW));
+/// A world whose spec's revision serves; then the spec moves to model `version`.
+fn serving_then(spec: ModelDeploymentSpec, version: &str) -> (World, String, String) {
+    let mut world = World::new(spec);
+    world.settle(10);
+    let old = world.revision();
+    assert_eq!(phase(&world), Some(Phase::Healthy));
+    world.spec.model.version = version.into();
+    let new = world.revision();
+    (world, old, new)
 }
 
 #[test]
-fn a_stable_revision_deleted_by_hand_mid_rollout_hands_the_service_to_the_new_one() {
-    let live = observed(&[revision(NEW, 2, 1)], Some(OLD));
-    let mut status = serving(OLD);
-    status.candidate_revision = Some(NEW.into());
-    let plan = run(&spec("1.1.0"), &status, &live, at(0));
-    assert_eq!(plan.service_revision.as_deref(), Some(NEW));
-    assert!(reasons(&plan).contains(&"StableRevisionMissing"));
+fn first_deploy_serves_at_once_and_is_ready_when_available() {
+    let mut world = World::new(spec("1.0.0"));
+    let revision = world.revision();
+    world.stuck.insert(revision.clone());
+    let plan = world.reconcile();
+    assert_eq!(plan.traffic.stable, revision);
+    assert_eq!(phase(&world), Some(Phase::Pending));
+    assert_eq!(condition(&world, "Ready").0, "False");
+    assert_eq!(condition(&world, "Reconciling").0, "True");
+    world.pods_ready(&revision);
+    world.settle(5);
+    assert_eq!(phase(&world), Some(Phase::Healthy));
+    assert_eq!(condition(&world, "Ready"), ("True".into(), "Available".into()));
+    assert_eq!(condition(&world, "Reconciling").0, "False");
+    assert_eq!(condition(&world, "Stalled").0, "False");
+    assert_eq!(world.count("RolloutStarted"), 1);
+    assert_eq!(world.count("RevisionAvailable"), 1);
+    // At rest, a plan changes nothing and announces nothing.
+    let again = world.plan();
+    assert_eq!(again.status, world.status);
+    assert!(again.events.is_empty(), "{:?}", again.events);
 }
 
 #[test]
-fn scaling_the_stable_revision_reports_progress_until_the_new_replicas_are_ready() {
-    let mut scaled = spec("1.0.0");
-    scaled.replicas = 4;
-    let live = observed(&[revision(NEW, 4, 2)], Some(NEW));
-    let plan = run(&scaled, &serving(NEW), &live, at(0));
-    assert_eq!(plan.run.as_ref().map(|r| r.replicas), Some(4));
-    assert_eq!(plan.status.phase, Some(Phase::Progressing));
-    assert_eq!(plan.status.ready.as_deref(), Some("2/4"));
-    assert_eq!(
-        condition(&plan, "Progressing"),
-        ("True".into(), "ScalingReplicas".into())
+fn replace_switches_once_the_new_revision_is_available_then_drains_the_old() {
+    let (mut world, old, new) = serving_then(spec("1.0.0"), "1.1.0");
+    world.stuck.insert(new.clone());
+    world.settle(5);
+    assert_eq!(world.weight_of(&old), 100);
+    assert_eq!(world.replicas_of(&new), 2);
+    assert_eq!(phase(&world), Some(Phase::Promoting));
+    assert_eq!(condition(&world, "Ready").0, "False");
+    world.pods_ready(&new);
+    world.settle(5);
+    assert_eq!(world.weight_of(&new), 100);
+    assert_eq!(world.status.stable_revision.as_deref(), Some(new.as_str()));
+    assert_eq!(phase(&world), Some(Phase::Healthy));
+    assert_eq!(world.count("TrafficSwitched"), 1);
+    // The old revision keeps its pods for the scale-down delay (30 s by default).
+    assert_eq!(world.replicas_of(&old), 2);
+    world.now += 29;
+    world.settle(3);
+    assert!(world.observed.revisions.contains_key(&old));
+    world.now += 1;
+    world.settle(3);
+    assert!(!world.observed.revisions.contains_key(&old));
+    assert_eq!(world.count("RevisionScaledDown"), 1);
+}
+
+#[test]
+fn canary_walks_its_steps_scaling_before_shifting_and_waits_on_pauses() {
+    let (mut world, old, new) = serving_then(
+        canary(vec![weight(25), pause(Some("60s")), weight(50), pause(None)]),
+        "2.0.0",
     );
+    world.stuck.insert(new.clone());
+    world.settle(5);
+    // The candidate is scaled for 25 % but gets nothing until its pods are ready.
+    assert_eq!(world.replicas_of(&new), 1);
+    assert_eq!(world.weight_of(&new), 0);
+    let rollout = world.status.rollout.clone().unwrap();
+    assert_eq!(rollout.step.as_deref(), Some("1/4 setWeight 25"));
+    world.pods_ready(&new);
+    world.settle(5);
+    assert_eq!(world.weight_of(&new), 25);
+    assert_eq!(world.weight_of(&old), 75);
+    let rollout = world.status.rollout.clone().unwrap();
+    assert_eq!(rollout.step_index, 1);
+    assert_eq!(rollout.pause.as_ref().map(|p| p.reason), Some(PauseReason::Timed));
+    assert_eq!(phase(&world), Some(Phase::Paused));
+    // The timed pause holds for its whole minute, then the next step begins.
+    world.now += 59;
+    world.settle(5);
+    assert_eq!(world.status.rollout.as_ref().unwrap().step_index, 1);
+    world.now += 1;
+    world.settle(5);
+    assert_eq!(world.weight_of(&new), 50);
+    assert_eq!(world.replicas_of(&new), 2);
+    let rollout = world.status.rollout.clone().unwrap();
+    assert_eq!(rollout.step_index, 3);
+    assert_eq!(rollout.pause.as_ref().map(|p| p.reason), Some(PauseReason::Indefinite));
+    // An indefinite pause waits for a person, however long.
+    world.now += 3600;
+    world.settle(5);
+    assert_eq!(world.status.rollout.as_ref().unwrap().step_index, 3);
+    assert_eq!(condition(&world, "Stalled").0, "False");
+    world.ask(RequestAction::Promote);
+    world.settle(10);
+    assert_eq!(world.status.stable_revision.as_deref(), Some(new.as_str()));
+    assert_eq!(world.weight_of(&new), 100);
+    assert_eq!(world.replicas_of(&new), 4);
+    assert_eq!(phase(&world), Some(Phase::Healthy));
+    assert!(world.status.last_request.as_ref().unwrap().accepted);
+    assert_eq!(world.count("StepStarted"), 3);
+    assert_eq!(world.count("RequestAccepted"), 1);
+    assert_eq!(world.count("TrafficSwitched"), 1);
+}
+
+#[test]
+fn a_flat_capacity_canary_shrinks_the_stable_side_only_after_the_shift() {
+    let mut s = canary(vec![weight(50), pause(None)]);
+    if let Some(c) = s.strategy.as_mut().and_then(|s| s.canary.as_mut()) {
+        c.dynamic_stable_scale = Some(true);
+    }
+    let (mut world, old, new) = serving_then(s, "2.0.0");
+    world.reconcile();
+    assert_eq!(world.replicas_of(&new), 2);
+    assert_eq!(world.replicas_of(&old), 4, "the stable side keeps its pods until the shift");
+    world.settle(5);
+    assert_eq!(world.weight_of(&new), 50);
+    assert_eq!(world.replicas_of(&old), 2);
+    // Abort: the stable side grows back before it takes the traffic back.
+    world.ask(RequestAction::Abort);
+    world.reconcile();
+    assert_eq!(world.replicas_of(&old), 4);
+    assert_eq!(world.weight_of(&old), 50, "2 ready pods of 4 can take only half");
+    world.settle(5);
+    assert_eq!(world.weight_of(&old), 100);
+}
+
+#[test]
+fn abort_returns_traffic_first_then_removes_the_candidate_after_the_delay_and_retry_starts_over() {
+    let (mut world, old, new) =
+        serving_then(canary(vec![weight(50), pause(None)]), "2.0.0");
+    world.settle(5);
+    assert_eq!(world.weight_of(&new), 50);
+    world.ask(RequestAction::Abort);
+    let plan = world.reconcile();
+    assert_eq!(plan.traffic.candidate_weight(), 0);
+    assert!(plan.delete.is_empty(), "pods stay until traffic has left");
+    assert_eq!(phase(&world), Some(Phase::RollingBack));
+    world.settle(5);
+    assert_eq!(world.weight_of(&old), 100);
+    assert_eq!(phase(&world), Some(Phase::Aborted));
+    assert_eq!(condition(&world, "Stalled"), ("True".into(), "RolloutAborted".into()));
+    assert_eq!(condition(&world, "Degraded").0, "True");
+    assert!(world.observed.traffic.as_ref().unwrap().candidate.is_none());
+    assert!(world.observed.revisions.contains_key(&new), "abort delay");
+    world.now += 30;
+    world.settle(5);
+    assert!(!world.observed.revisions.contains_key(&new));
+    assert_eq!(world.count("RollbackStarted"), 1);
+    assert_eq!(world.count("RolloutAborted"), 1);
+    // Pause and promote are refused while aborted; retry starts from the first step.
+    world.ask(RequestAction::Promote);
+    world.reconcile();
+    assert!(!world.status.last_request.as_ref().unwrap().accepted);
+    world.ask(RequestAction::Retry);
+    world.settle(5);
+    assert_eq!(world.weight_of(&new), 50);
+    assert_eq!(world.status.rollout.as_ref().unwrap().step_index, 1);
+    assert_eq!(world.count("RolloutRetried"), 1);
+}
+
+#[test]
+fn a_new_spec_mid_rollout_returns_traffic_to_stable_before_the_new_candidate_starts() {
+    let (mut world, old, first) =
+        serving_then(canary(vec![weight(50), pause(None)]), "2.0.0");
+    world.settle(5);
+    assert_eq!(world.weight_of(&first), 50);
+    world.spec.model.version = "3.0.0".into();
+    let second = world.revision();
+    let plan = world.reconcile();
+    assert_eq!(plan.traffic.candidate_weight(), 0);
+    assert!(plan.run.iter().all(|r| r.revision != second), "{:?}", plan.run);
+    assert_eq!(phase(&world), Some(Phase::RollingBack));
+    world.reconcile();
+    assert_eq!(
+        world.status.rollout.as_ref().map(|r| r.revision.clone()),
+        Some(second.clone())
+    );
+    // Without a mesh the Service would select the superseded pods too, so the split waits
+    // until they are gone (the abort delay, 30 s).
+    world.settle(5);
+    assert_eq!(world.weight_of(&second), 0);
+    assert_eq!(world.replicas_of(&second), 2);
+    world.now += 30;
+    world.settle(5);
+    assert!(!world.observed.revisions.contains_key(&first));
+    assert_eq!(world.weight_of(&second), 50);
+    assert_eq!(world.weight_of(&old), 50);
+}
+
+#[test]
+fn blue_green_previews_then_switches_all_at_once_when_promoted() {
+    let mut s = spec("1.0.0");
+    s.replicas = 3;
+    s.strategy = Some(StrategySpec {
+        blue_green: Some(BlueGreenStrategy {
+            auto_promotion: Some(false),
+            preview_replicas: Some(1),
+            ..BlueGreenStrategy::default()
+        }),
+        ..StrategySpec::default()
+    });
+    let (mut world, old, new) = serving_then(s, "2.0.0");
+    world.settle(5);
+    assert_eq!(world.replicas_of(&new), 1);
+    assert_eq!(world.weight_of(&old), 100);
+    let traffic = world.observed.traffic.clone().unwrap();
+    assert_eq!(
+        traffic.candidate.map(|c| c.role),
+        Some(super::CandidateRole::Preview)
+    );
+    let rollout = world.status.rollout.clone().unwrap();
+    assert_eq!(
+        rollout.pause.map(|p| p.reason),
+        Some(PauseReason::AwaitingPromotion)
+    );
+    world.ask(RequestAction::Promote);
+    world.reconcile();
+    assert_eq!(world.status.rollout.as_ref().unwrap().stage, RolloutStage::Promoting);
+    assert_eq!(world.replicas_of(&new), 3);
+    assert_eq!(world.weight_of(&old), 100, "full size first");
+    world.settle(5);
+    assert_eq!(world.weight_of(&new), 100);
+    assert_eq!(world.status.stable_revision.as_deref(), Some(new.as_str()));
+}
+
+#[test]
+fn shadow_mirrors_for_its_duration_then_promotes() {
+    let mut s = spec("1.0.0");
+    s.traffic = gateway();
+    s.strategy = Some(StrategySpec {
+        shadow: Some(ShadowStrategy {
+            mirror_percent: Some(50),
+            duration: ApiDuration("10m".into()),
+            agreement: None,
+            analysis: None,
+            auto_promotion: None,
+        }),
+        ..StrategySpec::default()
+    });
+    let (mut world, old, new) = serving_then(s, "2.0.0");
+    world.settle(5);
+    assert_eq!(world.weight_of(&old), 100);
+    assert_eq!(world.status.mirror.as_ref().map(|m| m.percent), Some(50));
+    assert_eq!(world.status.traffic_summary.as_deref(), Some(format!("{old}=100% mirror:{new}=50%").as_str()));
+    world.now += 600;
+    world.settle(10);
+    assert_eq!(world.weight_of(&new), 100);
+    assert!(world.status.mirror.is_none());
+}
+
+#[test]
+fn an_ab_test_routes_matches_splits_the_rest_and_keeps_stable_at_max_duration() {
+    let mut s = spec("1.0.0");
+    s.traffic = gateway();
+    s.strategy = Some(StrategySpec {
+        ab_test: Some(AbTestStrategy {
+            weight: Some(20),
+            stickiness: None,
+            matches: vec![RouteMatch {
+                headers: vec![HeaderMatch {
+                    name: "x-tester".into(),
+                    value: "yes".into(),
+                    match_type: HeaderMatchType::Exact,
+                }],
+            }],
+            max_duration: ApiDuration("1h".into()),
+            decision: None,
+            analysis: None,
+            auto_promotion: None,
+        }),
+        ..StrategySpec::default()
+    });
+    let (mut world, old, new) = serving_then(s, "2.0.0");
+    world.settle(5);
+    assert_eq!(world.weight_of(&new), 20);
+    let carried = world.observed.traffic.clone().unwrap();
+    assert_eq!(carried.candidate.map(|c| c.matches.len()), Some(1));
+    world.now += 3600;
+    world.settle(10);
+    assert_eq!(phase(&world), Some(Phase::Aborted));
+    assert_eq!(world.weight_of(&old), 100);
+    assert!(
+        world.status.message.as_deref().unwrap_or_default().contains("maximum duration"),
+        "{:?}",
+        world.status.message
+    );
+}
+
+#[test]
+fn a_provider_that_cannot_carry_the_strategy_keeps_the_stable_revision_and_says_why() {
+    let mut s = spec("1.0.0");
+    s.strategy = Some(StrategySpec {
+        shadow: Some(ShadowStrategy {
+            mirror_percent: None,
+            duration: ApiDuration("1m".into()),
+            agreement: None,
+            analysis: None,
+            auto_promotion: None,
+        }),
+        ..StrategySpec::default()
+    });
+    let (mut world, old, new) = serving_then(s, "2.0.0");
+    world.settle(5);
+    assert_eq!(world.weight_of(&old), 100);
+    assert!(!world.observed.revisions.contains_key(&new));
+    assert_eq!(condition(&world, "Stalled"), ("True".into(), "TrafficNotSupported".into()));
+    assert!(world.status.message.as_deref().unwrap_or_default().contains("gatewayAPI"));
+}
+
+#[test]
+fn pause_and_resume_hold_and_release_a_canary_and_each_request_counts_once() {
+    let (mut world, _old, new) =
+        serving_then(canary(vec![weight(25), weight(50), weight(75)]), "2.0.0");
+    world.reconcile();
+    world.ask(RequestAction::Pause);
+    world.settle(10);
+    let held = world.status.rollout.clone().unwrap();
+    assert!(held.paused_by_user);
+    assert_eq!(phase(&world), Some(Phase::Paused));
+    let weight_while_paused = world.weight_of(&new);
+    world.now += 3600;
+    world.settle(10);
+    assert_eq!(world.weight_of(&new), weight_while_paused);
+    // The same request seen again does nothing more.
+    world.settle(3);
+    assert_eq!(world.count("RequestAccepted"), 1);
+    world.ask(RequestAction::Resume);
+    world.settle(20);
+    assert_eq!(world.status.stable_revision.as_deref(), Some(new.as_str()));
+    assert_eq!(world.count("RequestAccepted"), 2);
+}
+
+#[test]
+fn promote_full_skips_the_remaining_steps() {
+    let (mut world, _old, new) =
+        serving_then(canary(vec![weight(10), pause(None), weight(50), pause(None)]), "2.0.0");
+    world.settle(5);
+    world.ask(RequestAction::PromoteFull);
+    world.settle(10);
+    assert_eq!(world.status.stable_revision.as_deref(), Some(new.as_str()));
+    assert_eq!(world.count("StepStarted"), 1);
+}
+
+#[test]
+fn a_request_without_a_rollout_is_refused_plainly() {
+    let mut world = World::new(spec("1.0.0"));
+    world.settle(5);
+    world.ask(RequestAction::Abort);
+    world.reconcile();
+    let answer = world.status.last_request.clone().unwrap();
+    assert!(!answer.accepted);
+    assert_eq!(answer.message, "no rollout in progress for iris");
+    assert_eq!(world.count("RequestRefused"), 1);
+    world.settle(3);
+    assert_eq!(world.count("RequestRefused"), 1);
+}
+
+#[test]
+fn a_kill_after_the_status_write_neither_repeats_nor_skips_a_step() {
+    let (mut world, _old, new) = serving_then(
+        canary(vec![weight(25), pause(Some("1m")), weight(50), pause(None)]),
+        "2.0.0",
+    );
+    // Kill the operator after every status write once, then let it carry on.
+    let mut seen = vec![];
+    for _ in 0..12 {
+        world.reconcile_killed_after_status();
+        seen.extend(world.status.rollout.as_ref().map(|r| r.step_index));
+        world.reconcile();
+        seen.extend(world.status.rollout.as_ref().map(|r| r.step_index));
+        world.now += 30;
+    }
+    assert!(
+        seen.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1),
+        "steps skipped: {seen:?}"
+    );
+    assert_eq!(world.status.rollout.as_ref().map(|r| r.step_index), Some(3));
+    assert_eq!(world.weight_of(&new), 50);
+    // Every transition happened in a reconcile killed before its events went out: they are
+    // lost, never announced late by a later reconcile and never twice.
+    assert_eq!(world.count("StepStarted"), 0);
+    assert_eq!(world.count("RolloutStarted"), 0);
+}
+
+#[test]
+fn the_progress_deadline_counts_from_the_step_that_waits_for_pods_and_degrades_once() {
+    let mut s = canary(vec![pause(Some("20m")), weight(50)]);
+    s.progress_deadline_seconds = Some(600);
+    let (mut world, _old, new) = serving_then(s, "2.0.0");
+    world.stuck.insert(new.clone());
+    world.settle(5);
+    world.now += 1200;
+    world.settle(5);
+    assert_eq!(condition(&world, "Stalled").0, "False", "a pause is not a stall");
+    world.now += 599;
+    world.settle(5);
+    assert_eq!(condition(&world, "Degraded").0, "False");
+    world.now += 1;
+    world.settle(5);
+    assert_eq!(
+        condition(&world, "Stalled"),
+        ("True".into(), "ProgressDeadlineExceeded".into())
+    );
+    world.now += 60;
+    world.settle(5);
+    assert_eq!(world.count("ProgressDeadlineExceeded"), 1);
+}
+
+#[test]
+fn a_stable_revision_deleted_by_hand_hands_the_traffic_to_the_spec_revision() {
+    let (mut world, old, new) = serving_then(canary(vec![weight(50)]), "2.0.0");
+    world.settle(2);
+    world.observed.revisions.remove(&old);
+    world.settle(5);
+    assert_eq!(world.weight_of(&new), 100);
+    assert_eq!(world.count("StableRevisionMissing"), 1);
 }
 
 #[test]
 fn a_failure_to_carry_out_the_plan_keeps_the_last_status_and_says_why() {
-    let live = observed(&[revision(NEW, 2, 2)], Some(NEW));
-    let settled = run(&spec("1.0.0"), &serving(NEW), &live, at(0)).status;
+    let mut world = World::new(spec("1.0.0"));
+    world.settle(5);
     let failed = super::failed(
-        &settled,
-        Some(4),
+        &world.status,
+        Some(2),
         "ChildRejected",
-        "Deployment iris-x is invalid",
-        at(10),
+        "the API server said no",
+        super::sim::at(5),
     );
     assert_eq!(failed.phase, Some(Phase::Degraded));
-    assert_eq!(failed.stable_revision, settled.stable_revision);
-    assert_eq!(failed.traffic, settled.traffic);
-    assert!(
-        failed
-            .message
-            .as_deref()
-            .is_some_and(|m| m.contains("Deployment iris-x is invalid"))
-    );
-    let degraded = failed
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Degraded")
-        .map(|c| {
-            (
-                c.status.as_str(),
-                c.reason.as_str(),
-                c.last_transition_time.clone(),
-            )
-        });
-    assert_eq!(degraded, Some(("True", "ChildRejected", Time(at(10)))));
-    let ready =
-        |s: &ModelDeploymentStatus| s.conditions.iter().find(|c| c.type_ == "Ready").cloned();
-    assert_eq!(ready(&failed), ready(&settled));
-
-    let retried = super::failed(
-        &failed,
-        Some(4),
-        "ChildRejected",
-        "Deployment iris-x is invalid",
-        at(20),
-    );
-    assert_eq!(
-        retried, failed,
-        "a retry of the same failure writes nothing"
-    );
+    assert_eq!(failed.stable_revision, world.status.stable_revision);
+    assert!(failed.message.unwrap_or_default().contains("said no"));
 }

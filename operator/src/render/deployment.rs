@@ -81,6 +81,31 @@ pub fn deployment(
     }
 }
 
+/// A revision that is not the spec's, at `replicas` pods: its live Deployment's own template,
+/// selector and labels, so that only the replica count changes. The spec no longer describes
+/// such a revision, so its live object is the record of its pods.
+pub fn rescaled(live: &Deployment, replicas: i32) -> Option<Deployment> {
+    let spec = live.spec.as_ref()?;
+    Some(Deployment {
+        metadata: ObjectMeta {
+            name: live.metadata.name.clone(),
+            namespace: live.metadata.namespace.clone(),
+            labels: live.metadata.labels.clone(),
+            owner_references: live.metadata.owner_references.clone(),
+            ..ObjectMeta::default()
+        },
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas),
+            selector: spec.selector.clone(),
+            template: spec.template.clone(),
+            revision_history_limit: spec.revision_history_limit,
+            progress_deadline_seconds: spec.progress_deadline_seconds,
+            ..DeploymentSpec::default()
+        }),
+        status: None,
+    })
+}
+
 fn non_empty<T: Clone>(items: &[T]) -> Option<Vec<T>> {
     (!items.is_empty()).then(|| items.to_vec())
 }

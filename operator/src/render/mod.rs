@@ -3,7 +3,7 @@
 mod deployment;
 mod service;
 
-pub use deployment::deployment;
+pub use deployment::{deployment, rescaled};
 pub use service::{selected_revision, service};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;

@@ -1,0 +1,174 @@
+//! Rollout events, derived in one place by comparing the recorded progress with the next one.
+//! The status is written before events are published and every plan starts from a fresh read of
+//! it, so an event is announced at most once, whatever the restarts.
+
+use modeldeploy_api::v1alpha1::{ModelDeploymentStatus, PauseReason, RolloutStage};
+
+use super::PlannedEvent;
+
+pub(super) fn derive(
+    old: &ModelDeploymentStatus,
+    new: &ModelDeploymentStatus,
+    version: &str,
+    events: &mut Vec<PlannedEvent>,
+) {
+    let old_rollout = old.rollout.as_ref();
+    if let Some(rollout) = &new.rollout {
+        let same = old_rollout.filter(|o| o.revision == rollout.revision);
+        let revision = rollout.revision.as_str();
+        match (same, new.stable_revision.as_deref()) {
+            (None, Some(stable)) => events.push(PlannedEvent::normal(
+                "RolloutStarted",
+                "Deploy",
+                revision,
+                format!(
+                    "rolling out revision {revision} (model {version}) to replace {stable} with the {} strategy; step {}",
+                    rollout.strategy,
+                    rollout.step.as_deref().unwrap_or("-")
+                ),
+            )),
+            (None, None) => events.push(PlannedEvent::normal(
+                "RolloutStarted",
+                "Deploy",
+                revision,
+                format!("deploying revision {revision} (model {version})"),
+            )),
+            (Some(before), _) => {
+                step_events(before, rollout, events);
+            }
+        }
+        let paused = |s: &ModelDeploymentStatus| {
+            s.rollout
+                .as_ref()
+                .filter(|r| r.revision == rollout.revision)
+                .and_then(|r| r.pause.as_ref())
+                .map(|p| p.reason)
+        };
+        if let Some(reason) = paused(new).filter(|r| *r != PauseReason::Timed)
+            && paused(old) != Some(reason)
+        {
+            events.push(PlannedEvent::normal(
+                "RolloutPaused",
+                "Pause",
+                revision,
+                match reason {
+                    PauseReason::ByUser => format!(
+                        "paused at step {} by kubectl modeldeploy pause; resume to go on",
+                        rollout.step.as_deref().unwrap_or("-")
+                    ),
+                    PauseReason::AwaitingPromotion => format!(
+                        "revision {revision} waits for kubectl modeldeploy promote"
+                    ),
+                    _ => format!(
+                        "step {} waits for kubectl modeldeploy promote",
+                        rollout.step.as_deref().unwrap_or("-")
+                    ),
+                },
+            ));
+        }
+    }
+    if let (Some(before), Some(after)) = (&old.stable_revision, &new.stable_revision)
+        && before != after
+    {
+        events.push(PlannedEvent::normal(
+            "TrafficSwitched",
+            "SwitchTraffic",
+            after,
+            format!(
+                "revision {after} (model {version}) takes all traffic instead of {before}"
+            ),
+        ));
+    }
+    if let (None, Some(after)) = (&old.stable_revision, &new.stable_revision)
+        && new.rollout.is_none()
+    {
+        events.push(PlannedEvent::normal(
+            "RevisionAvailable",
+            "Deploy",
+            after,
+            format!(
+                "all {} replicas of revision {after} (model {version}) are available",
+                new.replicas
+            ),
+        ));
+    }
+    if let Some(request) = &new.last_request
+        && old.last_request.as_ref().map(|r| &r.id) != Some(&request.id)
+    {
+        let revision = new
+            .rollout
+            .as_ref()
+            .map(|r| r.revision.clone())
+            .or_else(|| new.stable_revision.clone())
+            .unwrap_or_default();
+        events.push(if request.accepted {
+            PlannedEvent::normal(
+                "RequestAccepted",
+                "Request",
+                &revision,
+                format!("{}: {}", request.action, request.message),
+            )
+        } else {
+            PlannedEvent::warning(
+                "RequestRefused",
+                "Request",
+                &revision,
+                format!("{}: {}", request.action, request.message),
+            )
+        });
+    }
+}
+
+fn step_events(
+    before: &modeldeploy_api::v1alpha1::RolloutStatus,
+    after: &modeldeploy_api::v1alpha1::RolloutStatus,
+    events: &mut Vec<PlannedEvent>,
+) {
+    let revision = after.revision.as_str();
+    let step = after.step.as_deref().unwrap_or("-");
+    if before.stage != after.stage {
+        events.push(match after.stage {
+            RolloutStage::Steps => PlannedEvent::normal(
+                "RolloutRetried",
+                "Deploy",
+                revision,
+                format!("rolling out revision {revision} again from step {step}"),
+            ),
+            RolloutStage::Promoting => PlannedEvent::normal(
+                "PromotionStarted",
+                "Promote",
+                revision,
+                format!(
+                    "promoting revision {revision}: full size first, then all traffic"
+                ),
+            ),
+            RolloutStage::Aborting => PlannedEvent::warning(
+                "RollbackStarted",
+                "Abort",
+                revision,
+                format!(
+                    "{}; traffic goes back to the stable revision first",
+                    after.abort_reason.as_deref().unwrap_or("aborting")
+                ),
+            ),
+            RolloutStage::Aborted => PlannedEvent::warning(
+                "RolloutAborted",
+                "Abort",
+                revision,
+                format!(
+                    "all traffic is back on the stable revision; the pods of revision {revision} are removed after the abort delay"
+                ),
+            ),
+        });
+    } else if after.stage == RolloutStage::Steps
+        && after.step_index != before.step_index
+        && after.step_index < after.step_count
+    {
+        events.push(PlannedEvent::normal(
+            "StepStarted",
+            "Step",
+            revision,
+            format!("revision {revision}: step {step}"),
+        ));
+    }
+}

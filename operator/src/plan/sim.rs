@@ -1,0 +1,170 @@
+//! A simulated cluster for planner tests: plans are carried out at once (Deployments scale,
+//! traffic moves), pods become available when the test lets them, and the clock moves when the
+//! test says so.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use modeldeploy_api::v1alpha1::{
+    ModelDeploymentSpec, ModelDeploymentStatus, RequestAction, RolloutRequest,
+};
+
+use super::{Input, Observed, ObservedRevision, Plan, plan};
+use crate::revision::revision_of;
+
+pub(super) fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + seconds).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+pub(super) struct World {
+    pub spec: ModelDeploymentSpec,
+    pub status: ModelDeploymentStatus,
+    pub observed: Observed,
+    pub now: i64,
+    pub request: Option<Result<RolloutRequest, String>>,
+    /// Revisions whose pods never become ready.
+    pub stuck: BTreeSet<String>,
+    next_request: u32,
+    /// Every event announced so far, as (reason, revision).
+    pub announced: Vec<(String, String)>,
+}
+
+impl World {
+    pub fn new(spec: ModelDeploymentSpec) -> World {
+        World {
+            spec,
+            status: ModelDeploymentStatus::default(),
+            observed: Observed::default(),
+            now: 0,
+            request: None,
+            stuck: BTreeSet::new(),
+            next_request: 0,
+            announced: Vec::new(),
+        }
+    }
+
+    pub fn revision(&self) -> String {
+        revision_of(&self.spec)
+    }
+
+    /// Plans from the current state without carrying anything out.
+    pub fn plan(&self) -> Plan {
+        let revision = self.revision();
+        plan(Input {
+            name: "iris",
+            spec: &self.spec,
+            generation: Some(1),
+            status: &self.status,
+            revision: &revision,
+            observed: &self.observed,
+            request: self.request.as_ref(),
+            now: at(self.now),
+        })
+    }
+
+    /// One reconcile: plan, record the status, carry the plan out, announce its events.
+    pub fn reconcile(&mut self) -> Plan {
+        let plan = self.plan();
+        self.status = plan.status.clone();
+        self.carry_out(&plan);
+        self.announce(&plan);
+        plan
+    }
+
+    /// A reconcile cut short after the status write: nothing is carried out or announced.
+    pub fn reconcile_killed_after_status(&mut self) -> Plan {
+        let plan = self.plan();
+        self.status = plan.status.clone();
+        plan
+    }
+
+    pub fn announce(&mut self, plan: &Plan) {
+        self.announced.extend(
+            plan.events
+                .iter()
+                .map(|e| (e.reason.to_owned(), e.revision.clone())),
+        );
+    }
+
+    pub fn carry_out(&mut self, plan: &Plan) {
+        for run in &plan.run {
+            let ready = if self.stuck.contains(&run.revision) {
+                0
+            } else {
+                run.replicas
+            };
+            let model_version = (run.revision == self.revision())
+                .then(|| self.spec.model.version.clone())
+                .or_else(|| {
+                    self.observed
+                        .revisions
+                        .get(&run.revision)
+                        .and_then(|r| r.model_version.clone())
+                });
+            self.observed.revisions.insert(
+                run.revision.clone(),
+                ObservedRevision {
+                    model_version,
+                    replicas: run.replicas,
+                    ready_replicas: ready,
+                    available_replicas: ready,
+                    updated_replicas: run.replicas,
+                    observed_latest: true,
+                },
+            );
+        }
+        for gone in &plan.delete {
+            self.observed.revisions.remove(gone);
+        }
+        if super::traffic_supported(&self.spec, &plan.traffic) {
+            self.observed.traffic = Some(plan.traffic.clone());
+        }
+    }
+
+    /// Reconciles until nothing changes any more, at most `limit` times.
+    pub fn settle(&mut self, limit: usize) {
+        for _ in 0..limit {
+            let before = (self.status.clone(), self.observed.clone());
+            self.reconcile();
+            if before == (self.status.clone(), self.observed.clone()) {
+                return;
+            }
+        }
+    }
+
+    pub fn ask(&mut self, action: RequestAction) {
+        self.next_request += 1;
+        self.request = Some(Ok(RolloutRequest {
+            id: self.next_request.to_string(),
+            action,
+        }));
+    }
+
+    pub fn pods_ready(&mut self, revision: &str) {
+        self.stuck.remove(revision);
+        for run in self.observed.revisions.iter_mut().filter(|(r, _)| *r == revision) {
+            run.1.ready_replicas = run.1.replicas;
+            run.1.available_replicas = run.1.replicas;
+        }
+    }
+
+    pub fn weight_of(&self, revision: &str) -> i32 {
+        self.observed
+            .traffic
+            .as_ref()
+            .map_or(0, |t| {
+                t.targets()
+                    .iter()
+                    .find(|x| x.revision == revision)
+                    .map_or(0, |x| x.weight)
+            })
+    }
+
+    pub fn replicas_of(&self, revision: &str) -> i32 {
+        self.observed.revisions.get(revision).map_or(0, |r| r.replicas)
+    }
+
+    pub fn count(&self, reason: &str) -> usize {
+        self.announced.iter().filter(|(r, _)| r == reason).count()
+    }
+}

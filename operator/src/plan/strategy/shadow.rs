@@ -1,0 +1,35 @@
+//! Shadow: the new revision receives a copy of `mirrorPercent` % of requests for `duration`; its
+//! answers never reach clients. Then it is promoted like blue/green, or waits for a person.
+
+use modeldeploy_api::v1alpha1::ShadowStrategy;
+
+use super::super::steps::{PauseEnd, Step, Steps, TrafficStep, Waiting};
+use super::super::traffic::CandidateRole;
+use super::duration;
+
+pub(super) fn steps(shadow: &ShadowStrategy) -> Steps {
+    let mirror = shadow.mirror_percent.unwrap_or(100).clamp(1, 100);
+    let mut steps = vec![
+        Step::Traffic(TrafficStep {
+            mirror_percent: Some(mirror),
+            ..TrafficStep::weight(0)
+        }),
+        Step::pause(Some(duration(&shadow.duration))),
+    ];
+    if shadow.analysis.is_some() || shadow.agreement.is_some() {
+        steps.push(Step::Analysis { name: "shadow" });
+    }
+    if shadow.auto_promotion == Some(false) {
+        steps.push(Step::Pause {
+            duration: None,
+            end: PauseEnd::Continue,
+            waiting: Waiting::Promotion,
+        });
+    }
+    Steps {
+        strategy: "shadow",
+        role: CandidateRole::Canary,
+        steps,
+        dynamic_stable_scale: false,
+    }
+}

@@ -1,0 +1,151 @@
+//! Gateway API: an HTTPRoute `<name>` attached to the spec's Gateways, with weighted backends on
+//! `<name>-stable` and the candidate's Service, a header rule for A/B matches, a `RequestMirror`
+//! filter for shadow, and session persistence for sticky splits. The gateway splits what enters
+//! through it; the Service `<name>` selects the stable revision for clients inside the cluster.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use modeldeploy_api::v1alpha1::{HeaderMatchType, ModelDeploymentSpec};
+
+use super::routes::{
+    BackendObjectRef, HTTPRoute, HttpBackendRef, HttpHeaderMatch, HttpRouteFilter,
+    HttpRouteMatch, HttpRouteRule, HttpRouteSpec, RequestMirror, RouteParentRef,
+    SessionPersistence,
+};
+use super::{Routing, TrafficRouter, plan_annotation, services};
+use crate::labels;
+use crate::plan::TrafficPlan;
+use crate::render::Owner;
+
+pub struct GatewayApi;
+
+impl TrafficRouter for GatewayApi {
+    fn unsupported(&self, _plan: &TrafficPlan) -> Option<String> {
+        None
+    }
+
+    fn render(&self, owner: &Owner, spec: &ModelDeploymentSpec, plan: &TrafficPlan) -> Routing {
+        let port = Some(spec.runtime.port);
+        let stable_name = services::stable_name(owner);
+        let candidate_name = services::candidate_name(owner, plan);
+        let mut rules = Vec::new();
+        let mut split = HttpRouteRule {
+            name: Some("split".to_owned()),
+            backend_refs: vec![HttpBackendRef {
+                name: stable_name,
+                port,
+                weight: Some(plan.stable_weight()),
+            }],
+            ..HttpRouteRule::default()
+        };
+        if let (Some(candidate), Some(name)) = (&plan.candidate, candidate_name) {
+            if !candidate.matches.is_empty() {
+                rules.push(HttpRouteRule {
+                    name: Some("matches".to_owned()),
+                    matches: candidate
+                        .matches
+                        .iter()
+                        .map(|m| HttpRouteMatch {
+                            headers: m
+                                .headers
+                                .iter()
+                                .map(|h| HttpHeaderMatch {
+                                    type_: Some(
+                                        match h.match_type {
+                                            HeaderMatchType::Exact => "Exact",
+                                            HeaderMatchType::RegularExpression => {
+                                                "RegularExpression"
+                                            }
+                                        }
+                                        .to_owned(),
+                                    ),
+                                    name: h.name.clone(),
+                                    value: h.value.clone(),
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                    backend_refs: vec![HttpBackendRef {
+                        name: name.clone(),
+                        port,
+                        weight: Some(1),
+                    }],
+                    ..HttpRouteRule::default()
+                });
+            }
+            split.backend_refs.push(HttpBackendRef {
+                name: name.clone(),
+                port,
+                weight: Some(candidate.weight),
+            });
+            if let Some(percent) = candidate.mirror_percent {
+                split.filters.push(HttpRouteFilter {
+                    type_: "RequestMirror".to_owned(),
+                    request_mirror: Some(RequestMirror {
+                        backend_ref: BackendObjectRef {
+                            name: name.clone(),
+                            port,
+                        },
+                        percent: Some(percent),
+                    }),
+                });
+            }
+            split.session_persistence = candidate.stickiness.as_ref().map(|s| match &s.header {
+                Some(header) => SessionPersistence {
+                    session_name: Some(header.clone()),
+                    type_: Some("Header".to_owned()),
+                },
+                None => SessionPersistence {
+                    session_name: s.cookie.clone(),
+                    type_: Some("Cookie".to_owned()),
+                },
+            });
+        }
+        rules.push(split);
+
+        let settings = spec.traffic.gateway_api.as_ref();
+        let route = HTTPRoute {
+            metadata: ObjectMeta {
+                name: Some(owner.name.clone()),
+                namespace: Some(owner.namespace.clone()),
+                labels: Some(labels::common(&owner.name, "route")),
+                annotations: Some(plan_annotation(plan)),
+                owner_references: Some(vec![owner.reference.clone()]),
+                ..ObjectMeta::default()
+            },
+            spec: HttpRouteSpec {
+                parent_refs: settings
+                    .map(|g| {
+                        g.parent_refs
+                            .iter()
+                            .map(|p| RouteParentRef {
+                                group: p.group.clone(),
+                                kind: p.kind.clone(),
+                                namespace: p.namespace.clone(),
+                                name: p.name.clone(),
+                                section_name: p.section_name.clone(),
+                                port: p.port,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                hostnames: settings.map(|g| g.hostnames.clone()).unwrap_or_default(),
+                rules,
+            },
+        };
+        let mut list = vec![
+            services::main(
+                owner,
+                spec,
+                labels::revision_selector(&owner.name, &plan.stable),
+                Default::default(),
+            ),
+            services::stable(owner, spec, plan),
+        ];
+        list.extend(services::candidate(owner, spec, plan));
+        Routing {
+            services: list,
+            http_route: Some(route),
+            virtual_service: None,
+        }
+    }
+}
