@@ -137,6 +137,9 @@ pub struct RolloutStatus {
     /// Number of steps of the strategy.
     #[serde(default)]
     pub step_count: i32,
+    /// Every step of the strategy, for people, e.g. `setWeight 20`, `pause 300s`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
     /// The current step for people, e.g. `2/5 setWeight 20`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,

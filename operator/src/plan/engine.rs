@@ -81,6 +81,7 @@ pub(super) fn decide(input: &Input<'_>, steps: &Steps, events: &mut Vec<PlannedE
             stage: RolloutStage::Steps,
             step_index: 0,
             step_count: steps.count(),
+            steps: Vec::new(),
             step: None,
             step_started_at: Some(Time(input.now)),
             pause: None,
@@ -140,6 +141,7 @@ fn first_deploy(input: &Input<'_>, steps: &Steps) -> Decision {
             stage: RolloutStage::Promoting,
             step_index: steps.count(),
             step_count: steps.count(),
+            steps: Vec::new(),
             step: None,
             step_started_at: Some(Time(input.now)),
             pause: None,
@@ -418,6 +420,7 @@ fn target(input: &Input<'_>, steps: &Steps, stable: &str, mut rollout: RolloutSt
     let mut waiting_for_pods = None;
     rollout.pause = None;
     rollout.step_count = steps.count();
+    rollout.steps = steps.steps.iter().map(Step::describe).collect();
     rollout.step = Some(match rollout.stage {
         RolloutStage::Steps => steps.label(rollout.step_index),
         RolloutStage::Promoting => "promoting".to_owned(),
