@@ -151,9 +151,12 @@ pub async fn run(
         istio = ctx.routes.istio,
         "starting the ModelDeployment controller"
     );
-    let mut controller = Controller::new(scoped::<ModelDeployment>(&client, ns), watcher::Config::default())
-        .owns(scoped::<Deployment>(&client, ns), children.clone())
-        .owns(scoped::<Service>(&client, ns), children.clone());
+    let mut controller = Controller::new(
+        scoped::<ModelDeployment>(&client, ns),
+        watcher::Config::default(),
+    )
+    .owns(scoped::<Deployment>(&client, ns), children.clone())
+    .owns(scoped::<Service>(&client, ns), children.clone());
     if ctx.routes.gateway_api {
         controller = controller.owns(scoped::<HTTPRoute>(&client, ns), children.clone());
     }
@@ -372,33 +375,53 @@ async fn carry_out(
             info!(service = %service_name, "applied a Service");
         }
     }
-    apply_route(apis.http_routes.as_ref(), routing.http_route.as_ref(), children.routing.http_route.as_ref(), provider, uid).await?;
-    apply_route(apis.virtual_services.as_ref(), routing.virtual_service.as_ref(), children.routing.virtual_service.as_ref(), provider, uid).await?;
+    apply_route(
+        apis.http_routes.as_ref(),
+        routing.http_route.as_ref(),
+        children.routing.http_route.as_ref(),
+        provider,
+        uid,
+    )
+    .await?;
+    apply_route(
+        apis.virtual_services.as_ref(),
+        routing.virtual_service.as_ref(),
+        children.routing.virtual_service.as_ref(),
+        provider,
+        uid,
+    )
+    .await?;
 
     // What no longer carries traffic goes last.
-    if routing.http_route.is_none() && children.routing.http_route.is_some()
+    if routing.http_route.is_none()
+        && children.routing.http_route.is_some()
         && let Some(api) = &apis.http_routes
     {
         apply::delete(api, &owner.name).await?;
         info!("deleted the HTTPRoute of another traffic provider");
     }
-    if routing.virtual_service.is_none() && children.routing.virtual_service.is_some()
+    if routing.virtual_service.is_none()
+        && children.routing.virtual_service.is_some()
         && let Some(api) = &apis.virtual_services
     {
         apply::delete(api, &owner.name).await?;
         info!("deleted the VirtualService of another traffic provider");
     }
-    for stale in children
-        .routing
-        .services
-        .keys()
-        .filter(|name| !routing.services.iter().any(|s| s.metadata.name.as_ref() == Some(*name)))
-    {
+    for stale in children.routing.services.keys().filter(|name| {
+        !routing
+            .services
+            .iter()
+            .any(|s| s.metadata.name.as_ref() == Some(*name))
+    }) {
         apply::delete(&apis.services, stale).await?;
         info!(service = %stale, "deleted a Service that no longer routes");
     }
     for revision in &plan.delete {
-        apply::delete(&apis.deployments, &labels::deployment_name(&owner.name, revision)).await?;
+        apply::delete(
+            &apis.deployments,
+            &labels::deployment_name(&owner.name, revision),
+        )
+        .await?;
         info!(%revision, "deleted the Deployment of a retired revision");
     }
     Ok(())
@@ -416,7 +439,9 @@ where
     K: Resource + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
     K::DynamicType: Default,
 {
-    let Some(desired) = desired else { return Ok(()) };
+    let Some(desired) = desired else {
+        return Ok(());
+    };
     let kind = K::kind(&K::DynamicType::default()).into_owned();
     let Some(api) = api else {
         return Err(Error::ApiMissing {
@@ -427,7 +452,11 @@ where
     let name = desired.name_any();
     if live.is_none() && observe::taken_by_someone_else(api, &name, uid).await? {
         return Err(Error::NotOwned {
-            kind: if kind == "HTTPRoute" { "HTTPRoute" } else { "VirtualService" },
+            kind: if kind == "HTTPRoute" {
+                "HTTPRoute"
+            } else {
+                "VirtualService"
+            },
             name,
         });
     }

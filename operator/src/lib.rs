@@ -18,9 +18,9 @@ pub mod render;
 pub mod revision;
 pub mod settings;
 pub mod telemetry;
-pub mod traffic;
 #[cfg(test)]
 mod testing;
+pub mod traffic;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -83,8 +83,7 @@ pub async fn children(apis: &ChildApis, name: &str, owner_uid: &str) -> Result<C
         routing: LiveRouting {
             services,
             http_route: owned_by_name(apis.http_routes.as_ref(), name, owner_uid).await?,
-            virtual_service: owned_by_name(apis.virtual_services.as_ref(), name, owner_uid)
-                .await?,
+            virtual_service: owned_by_name(apis.virtual_services.as_ref(), name, owner_uid).await?,
         },
     })
 }
@@ -109,7 +108,11 @@ where
 
 /// Whether `name` exists without being controlled by `owner_uid`: a name the operator must not
 /// take over.
-pub async fn taken_by_someone_else<K>(api: &Api<K>, name: &str, owner_uid: &str) -> Result<bool, Error>
+pub async fn taken_by_someone_else<K>(
+    api: &Api<K>,
+    name: &str,
+    owner_uid: &str,
+) -> Result<bool, Error>
 where
     K: Resource + Clone + std::fmt::Debug + DeserializeOwned,
     K::DynamicType: Default,

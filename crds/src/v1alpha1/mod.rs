@@ -20,9 +20,9 @@ pub use analysis::{
 };
 pub use duration::{Duration, DurationError};
 pub use model::ModelSpec;
+pub use request::{REQUEST_ANNOTATION, RequestAction, RolloutRequest};
 pub use runtime::{ImagePullPolicy, Protocol, RuntimeSpec};
 pub use spec::{ModelDeployment, ModelDeploymentSpec};
-pub use request::{REQUEST_ANNOTATION, RequestAction, RolloutRequest};
 pub use status::{
     MirrorTarget, ModelDeploymentStatus, PauseReason, PauseStatus, Phase, RequestStatus,
     RetiredRevision, RevisionStatus, RolloutStage, RolloutStatus, TrafficTarget,

@@ -65,8 +65,8 @@ pub(super) fn decide(input: &Input<'_>, steps: &Steps, events: &mut Vec<PlannedE
         if let Some(r) = request
             && input.status.last_request.as_ref().map(|l| &l.id) != Some(&r.id)
         {
-            decision.request = requests::handle(r, None, None, steps, input.name)
-                .map(|handled| handled.status);
+            decision.request =
+                requests::handle(r, None, None, steps, input.name).map(|handled| handled.status);
         }
         return decision;
     }
@@ -208,11 +208,7 @@ fn returning(
             candidate: Some(CandidateTraffic {
                 revision: candidate.to_owned(),
                 role,
-                weight: if candidate_replicas > 0 {
-                    100 - capacity
-                } else {
-                    0
-                },
+                weight: returning_weight(input, stable, candidate, capacity),
                 mirror_percent: None,
                 matches: Vec::new(),
                 stickiness: None,
@@ -223,6 +219,30 @@ fn returning(
         request: None,
         wake: None,
     }
+}
+
+/// The candidate's share while traffic returns: what the stable revision cannot take yet, and
+/// never more than the candidate has now or its ready pods can take.
+fn returning_weight(input: &Input<'_>, stable: &str, candidate: &str, stable_capacity: i32) -> i32 {
+    let carried = input
+        .observed
+        .traffic
+        .as_ref()
+        .and_then(|t| t.candidate.as_ref())
+        .filter(|c| c.revision == candidate)
+        .map_or(0, |c| c.weight);
+    let candidate_capacity = input.observed.revisions.get(candidate).map_or(0, |r| {
+        capacity_weight(r.ready_replicas, input.spec.replicas)
+    });
+    if ready(input, stable) == 0 {
+        // Nothing to return to yet: moving the share would only send it to pods that are not
+        // there.
+        return carried;
+    }
+    (100 - stable_capacity)
+        .min(carried)
+        .min(candidate_capacity)
+        .max(0)
 }
 
 fn refuse_while_superseding(
@@ -344,7 +364,12 @@ fn promoted_plan(input: &Input<'_>, stable: &str, rollout: &RolloutStatus) -> Tr
 }
 
 /// The plan a traffic step asks for.
-pub(super) fn step_plan(stable: &str, candidate: &str, steps: &Steps, step: &TrafficStep) -> TrafficPlan {
+pub(super) fn step_plan(
+    stable: &str,
+    candidate: &str,
+    steps: &Steps,
+    step: &TrafficStep,
+) -> TrafficPlan {
     TrafficPlan {
         stable: stable.to_owned(),
         candidate: Some(CandidateTraffic {
@@ -356,6 +381,29 @@ pub(super) fn step_plan(stable: &str, candidate: &str, steps: &Steps, step: &Tra
             stickiness: step.stickiness.clone(),
         }),
     }
+}
+
+/// What the route carries now, if it is this rollout's and still safe, else nothing for the
+/// candidate.
+fn carried_or_idle(input: &Input<'_>, steps: &Steps, stable: &str, candidate: &str) -> TrafficPlan {
+    input
+        .observed
+        .traffic
+        .as_ref()
+        .filter(|t| {
+            // A candidate left with no ready pods loses its share to a stable revision that has
+            // some; with none on either side, moving traffic helps nobody.
+            let dead_candidate = t.candidate_receives_requests()
+                && ready(input, candidate) == 0
+                && ready(input, stable) > 0;
+            t.stable == stable
+                && t.candidate
+                    .as_ref()
+                    .is_some_and(|c| c.revision == candidate && c.role == steps.role)
+                && !dead_candidate
+        })
+        .cloned()
+        .unwrap_or_else(|| idle_plan(stable, candidate, steps))
 }
 
 /// The candidate beside the stable revision, receiving nothing yet.
@@ -388,11 +436,9 @@ fn ready_for(
 ) -> bool {
     let replicas = input.spec.replicas;
     let needed = step.candidate_replicas(replicas);
-    let candidate_ok = input
-        .observed
-        .revisions
-        .get(candidate)
-        .is_some_and(|r| r.observed_latest && r.replicas >= needed && r.available_replicas >= needed);
+    let candidate_ok = input.observed.revisions.get(candidate).is_some_and(|r| {
+        r.observed_latest && r.replicas >= needed && r.available_replicas >= needed
+    });
     let stable_ok = ready(input, stable) >= stable_needed(input, steps, step.weight);
     let alone = input.spec.traffic.provider != TrafficProvider::Replicas
         || step.weight == 0
@@ -408,13 +454,19 @@ fn ready_for(
 fn target(input: &Input<'_>, steps: &Steps, stable: &str, mut rollout: RolloutStatus) -> Decision {
     let replicas = input.spec.replicas;
     let candidate = rollout.revision.clone();
-    let held = |index: i32| {
-        steps.in_force(index).map_or_else(
-            || idle_plan(stable, &candidate, steps),
-            |t| step_plan(stable, &candidate, steps, t),
-        )
+    // What a step that moves no traffic holds: the traffic step in force, once the pods can take
+    // it (a promote may have skipped ahead of them); until then what the route carries now.
+    let held = |index: i32| match steps.in_force(index) {
+        Some(t) if ready_for(input, steps, stable, &candidate, t) => {
+            step_plan(stable, &candidate, steps, t)
+        }
+        _ => carried_or_idle(input, steps, stable, &candidate),
     };
-    let held_replicas = |index: i32| steps.in_force(index).map_or(1, |t| t.candidate_replicas(replicas));
+    let held_replicas = |index: i32| {
+        steps
+            .in_force(index)
+            .map_or(1, |t| t.candidate_replicas(replicas))
+    };
     let held_weight = |index: i32| steps.in_force(index).map_or(0, |t| t.weight);
     let mut wake = None;
     let mut waiting_for_pods = None;
@@ -441,10 +493,12 @@ fn target(input: &Input<'_>, steps: &Steps, stable: &str, mut rollout: RolloutSt
                         step_plan(stable, &candidate, steps, step)
                     } else {
                         waiting_for_pods = Some(candidate.clone());
-                        before.map_or_else(
-                            || idle_plan(stable, &candidate, steps),
-                            |t| step_plan(stable, &candidate, steps, t),
-                        )
+                        match before {
+                            Some(t) if ready_for(input, steps, stable, &candidate, t) => {
+                                step_plan(stable, &candidate, steps, t)
+                            }
+                            _ => carried_or_idle(input, steps, stable, &candidate),
+                        }
                     };
                     let candidate_replicas = step
                         .candidate_replicas(replicas)
@@ -522,6 +576,9 @@ fn target(input: &Input<'_>, steps: &Steps, stable: &str, mut rollout: RolloutSt
             return decision;
         }
     };
+    // Whatever the step, the stable revision keeps the pods for the share it is given.
+    let stable_replicas =
+        stable_replicas.max(stable_needed(input, steps, traffic.candidate_weight()));
     if rollout.paused_by_user && rollout.stage == RolloutStage::Steps {
         rollout.pause = Some(PauseStatus {
             reason: PauseReason::ByUser,

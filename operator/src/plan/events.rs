@@ -56,9 +56,9 @@ pub(super) fn derive(
                         "paused at step {} by kubectl modeldeploy pause; resume to go on",
                         rollout.step.as_deref().unwrap_or("-")
                     ),
-                    PauseReason::AwaitingPromotion => format!(
-                        "revision {revision} waits for kubectl modeldeploy promote"
-                    ),
+                    PauseReason::AwaitingPromotion => {
+                        format!("revision {revision} waits for kubectl modeldeploy promote")
+                    }
                     _ => format!(
                         "step {} waits for kubectl modeldeploy promote",
                         rollout.step.as_deref().unwrap_or("-")
@@ -74,9 +74,7 @@ pub(super) fn derive(
             "TrafficSwitched",
             "SwitchTraffic",
             after,
-            format!(
-                "revision {after} (model {version}) takes all traffic instead of {before}"
-            ),
+            format!("revision {after} (model {version}) takes all traffic instead of {before}"),
         ));
     }
     if let (None, Some(after)) = (&old.stable_revision, &new.stable_revision)

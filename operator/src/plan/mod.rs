@@ -11,20 +11,20 @@
 mod conditions;
 mod engine;
 mod events;
+#[cfg(test)]
+mod properties;
 mod requests;
 mod retire;
+#[cfg(test)]
+mod sim;
 mod status;
 mod steps;
 mod strategy;
 mod summary;
-mod time;
-mod traffic;
-#[cfg(test)]
-mod properties;
-#[cfg(test)]
-mod sim;
 #[cfg(test)]
 mod tests;
+mod time;
+mod traffic;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -117,7 +117,12 @@ pub struct PlannedEvent {
 }
 
 impl PlannedEvent {
-    pub fn normal(reason: &'static str, action: &'static str, revision: &str, note: String) -> Self {
+    pub fn normal(
+        reason: &'static str,
+        action: &'static str,
+        revision: &str,
+        note: String,
+    ) -> Self {
         PlannedEvent {
             warning: false,
             reason,
@@ -174,7 +179,12 @@ pub fn plan(input: Input<'_>) -> Plan {
     if let Some(problem) = blocked {
         status = blocked_status(&input, status, &problem);
     }
-    events::derive(input.status, &status, &input.spec.model.version, &mut events);
+    events::derive(
+        input.status,
+        &status,
+        &input.spec.model.version,
+        &mut events,
+    );
     Plan {
         run: decision.run,
         traffic: decision.traffic,
@@ -229,15 +239,40 @@ fn blocked_status(
         input.revision
     );
     let wanted = [
-        conditions::Wanted::new(CONDITION_READY, false, "TrafficNotSupported", message.clone()),
-        conditions::Wanted::new(CONDITION_PROGRESSING, false, "TrafficNotSupported", message.clone()),
-        conditions::Wanted::new(CONDITION_DEGRADED, true, "TrafficNotSupported", message.clone()),
+        conditions::Wanted::new(
+            CONDITION_READY,
+            false,
+            "TrafficNotSupported",
+            message.clone(),
+        ),
+        conditions::Wanted::new(
+            CONDITION_PROGRESSING,
+            false,
+            "TrafficNotSupported",
+            message.clone(),
+        ),
+        conditions::Wanted::new(
+            CONDITION_DEGRADED,
+            true,
+            "TrafficNotSupported",
+            message.clone(),
+        ),
         conditions::Wanted::new(CONDITION_RECONCILING, false, "TrafficNotSupported", ""),
-        conditions::Wanted::new(CONDITION_STALLED, true, "TrafficNotSupported", message.clone()),
+        conditions::Wanted::new(
+            CONDITION_STALLED,
+            true,
+            "TrafficNotSupported",
+            message.clone(),
+        ),
     ];
     ModelDeploymentStatus {
         phase: Some(modeldeploy_api::v1alpha1::Phase::Degraded),
-        conditions: conditions::merge(&input.status.conditions, &wanted, input.generation, input.now),
+        conditions: conditions::merge(
+            &input.status.conditions,
+            &wanted,
+            input.generation,
+            input.now,
+        ),
         message: Some(message),
         ..status
     }

@@ -59,7 +59,10 @@ fn act(
             next.step_started_at = None;
             next.abort_reason = None;
             next.paused_by_user = false;
-            Ok((format!("retrying revision {revision} from its first step"), next))
+            Ok((
+                format!("retrying revision {revision} from its first step"),
+                next,
+            ))
         }
         (RequestAction::Retry, _) => Err(format!(
             "the rollout of revision {revision} was not aborted; there is nothing to retry"
@@ -76,9 +79,9 @@ fn act(
                 next,
             ))
         }
-        (_, RolloutStage::Promoting) => Err(format!(
-            "revision {revision} is already being promoted"
-        )),
+        (_, RolloutStage::Promoting) => {
+            Err(format!("revision {revision} is already being promoted"))
+        }
         (RequestAction::PromoteFull, RolloutStage::Steps) => {
             next.stage = RolloutStage::Promoting;
             next.paused_by_user = false;
@@ -107,7 +110,9 @@ fn act(
         }
         (RequestAction::Pause, RolloutStage::Steps) => {
             if current.paused_by_user {
-                return Err(format!("the rollout of revision {revision} is already paused"));
+                return Err(format!(
+                    "the rollout of revision {revision} is already paused"
+                ));
             }
             next.paused_by_user = true;
             Ok((

@@ -142,26 +142,31 @@ impl World {
 
     pub fn pods_ready(&mut self, revision: &str) {
         self.stuck.remove(revision);
-        for run in self.observed.revisions.iter_mut().filter(|(r, _)| *r == revision) {
+        for run in self
+            .observed
+            .revisions
+            .iter_mut()
+            .filter(|(r, _)| *r == revision)
+        {
             run.1.ready_replicas = run.1.replicas;
             run.1.available_replicas = run.1.replicas;
         }
     }
 
     pub fn weight_of(&self, revision: &str) -> i32 {
-        self.observed
-            .traffic
-            .as_ref()
-            .map_or(0, |t| {
-                t.targets()
-                    .iter()
-                    .find(|x| x.revision == revision)
-                    .map_or(0, |x| x.weight)
-            })
+        self.observed.traffic.as_ref().map_or(0, |t| {
+            t.targets()
+                .iter()
+                .find(|x| x.revision == revision)
+                .map_or(0, |x| x.weight)
+        })
     }
 
     pub fn replicas_of(&self, revision: &str) -> i32 {
-        self.observed.revisions.get(revision).map_or(0, |r| r.replicas)
+        self.observed
+            .revisions
+            .get(revision)
+            .map_or(0, |r| r.replicas)
     }
 
     pub fn count(&self, reason: &str) -> usize {

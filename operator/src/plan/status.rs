@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use modeldeploy_api::v1alpha1::{
-    ModelDeploymentStatus, Phase, RequestStatus, RolloutStage,
-};
+use modeldeploy_api::v1alpha1::{ModelDeploymentStatus, Phase, RequestStatus, RolloutStage};
 
 use super::conditions::{
     self, CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY, CONDITION_RECONCILING,
@@ -75,21 +73,41 @@ pub(super) fn next(
             spec.progress_deadline().as_secs()
         );
         (
-            Wanted::new(CONDITION_PROGRESSING, false, "ProgressDeadlineExceeded", text.clone()),
+            Wanted::new(
+                CONDITION_PROGRESSING,
+                false,
+                "ProgressDeadlineExceeded",
+                text.clone(),
+            ),
             Wanted::new(CONDITION_RECONCILING, false, "ProgressDeadlineExceeded", ""),
-            Wanted::new(CONDITION_STALLED, true, "ProgressDeadlineExceeded", text.clone()),
+            Wanted::new(
+                CONDITION_STALLED,
+                true,
+                "ProgressDeadlineExceeded",
+                text.clone(),
+            ),
             Wanted::new(CONDITION_DEGRADED, true, "ProgressDeadlineExceeded", text),
         )
     } else if aborted {
         (
-            Wanted::new(CONDITION_PROGRESSING, false, "RolloutAborted", message.clone()),
+            Wanted::new(
+                CONDITION_PROGRESSING,
+                false,
+                "RolloutAborted",
+                message.clone(),
+            ),
             Wanted::new(CONDITION_RECONCILING, false, "RolloutAborted", ""),
             Wanted::new(CONDITION_STALLED, true, "RolloutAborted", message.clone()),
             Wanted::new(CONDITION_DEGRADED, true, "RolloutAborted", message.clone()),
         )
     } else if settled_available {
         (
-            Wanted::new(CONDITION_PROGRESSING, false, "RolloutComplete", message.clone()),
+            Wanted::new(
+                CONDITION_PROGRESSING,
+                false,
+                "RolloutComplete",
+                message.clone(),
+            ),
             Wanted::new(CONDITION_RECONCILING, false, "RolloutComplete", ""),
             Wanted::new(CONDITION_STALLED, false, "AsExpected", ""),
             Wanted::new(CONDITION_DEGRADED, false, "AsExpected", ""),
@@ -247,7 +265,9 @@ fn describe(
         return if stable_available {
             (
                 Phase::Healthy,
-                format!("revision {stable} (model {version}) serves all traffic with {ready_text} replicas ready"),
+                format!(
+                    "revision {stable} (model {version}) serves all traffic with {ready_text} replicas ready"
+                ),
             )
         } else {
             (

@@ -96,7 +96,10 @@ fn first_deploy_serves_at_once_and_is_ready_when_available() {
     world.pods_ready(&revision);
     world.settle(5);
     assert_eq!(phase(&world), Some(Phase::Healthy));
-    assert_eq!(condition(&world, "Ready"), ("True".into(), "Available".into()));
+    assert_eq!(
+        condition(&world, "Ready"),
+        ("True".into(), "Available".into())
+    );
     assert_eq!(condition(&world, "Reconciling").0, "False");
     assert_eq!(condition(&world, "Stalled").0, "False");
     assert_eq!(world.count("RolloutStarted"), 1);
@@ -136,7 +139,12 @@ fn replace_switches_once_the_new_revision_is_available_then_drains_the_old() {
 #[test]
 fn canary_walks_its_steps_scaling_before_shifting_and_waits_on_pauses() {
     let (mut world, old, new) = serving_then(
-        canary(vec![weight(25), pause(Some("60s")), weight(50), pause(None)]),
+        canary(vec![
+            weight(25),
+            pause(Some("60s")),
+            weight(50),
+            pause(None),
+        ]),
         "2.0.0",
     );
     world.stuck.insert(new.clone());
@@ -152,7 +160,10 @@ fn canary_walks_its_steps_scaling_before_shifting_and_waits_on_pauses() {
     assert_eq!(world.weight_of(&old), 75);
     let rollout = world.status.rollout.clone().unwrap();
     assert_eq!(rollout.step_index, 1);
-    assert_eq!(rollout.pause.as_ref().map(|p| p.reason), Some(PauseReason::Timed));
+    assert_eq!(
+        rollout.pause.as_ref().map(|p| p.reason),
+        Some(PauseReason::Timed)
+    );
     assert_eq!(phase(&world), Some(Phase::Paused));
     // The timed pause holds for its whole minute, then the next step begins.
     world.now += 59;
@@ -164,7 +175,10 @@ fn canary_walks_its_steps_scaling_before_shifting_and_waits_on_pauses() {
     assert_eq!(world.replicas_of(&new), 2);
     let rollout = world.status.rollout.clone().unwrap();
     assert_eq!(rollout.step_index, 3);
-    assert_eq!(rollout.pause.as_ref().map(|p| p.reason), Some(PauseReason::Indefinite));
+    assert_eq!(
+        rollout.pause.as_ref().map(|p| p.reason),
+        Some(PauseReason::Indefinite)
+    );
     // An indefinite pause waits for a person, however long.
     world.now += 3600;
     world.settle(5);
@@ -191,7 +205,11 @@ fn a_flat_capacity_canary_shrinks_the_stable_side_only_after_the_shift() {
     let (mut world, old, new) = serving_then(s, "2.0.0");
     world.reconcile();
     assert_eq!(world.replicas_of(&new), 2);
-    assert_eq!(world.replicas_of(&old), 4, "the stable side keeps its pods until the shift");
+    assert_eq!(
+        world.replicas_of(&old),
+        4,
+        "the stable side keeps its pods until the shift"
+    );
     world.settle(5);
     assert_eq!(world.weight_of(&new), 50);
     assert_eq!(world.replicas_of(&old), 2);
@@ -199,15 +217,18 @@ fn a_flat_capacity_canary_shrinks_the_stable_side_only_after_the_shift() {
     world.ask(RequestAction::Abort);
     world.reconcile();
     assert_eq!(world.replicas_of(&old), 4);
-    assert_eq!(world.weight_of(&old), 50, "2 ready pods of 4 can take only half");
+    assert_eq!(
+        world.weight_of(&old),
+        50,
+        "2 ready pods of 4 can take only half"
+    );
     world.settle(5);
     assert_eq!(world.weight_of(&old), 100);
 }
 
 #[test]
 fn abort_returns_traffic_first_then_removes_the_candidate_after_the_delay_and_retry_starts_over() {
-    let (mut world, old, new) =
-        serving_then(canary(vec![weight(50), pause(None)]), "2.0.0");
+    let (mut world, old, new) = serving_then(canary(vec![weight(50), pause(None)]), "2.0.0");
     world.settle(5);
     assert_eq!(world.weight_of(&new), 50);
     world.ask(RequestAction::Abort);
@@ -218,7 +239,10 @@ fn abort_returns_traffic_first_then_removes_the_candidate_after_the_delay_and_re
     world.settle(5);
     assert_eq!(world.weight_of(&old), 100);
     assert_eq!(phase(&world), Some(Phase::Aborted));
-    assert_eq!(condition(&world, "Stalled"), ("True".into(), "RolloutAborted".into()));
+    assert_eq!(
+        condition(&world, "Stalled"),
+        ("True".into(), "RolloutAborted".into())
+    );
     assert_eq!(condition(&world, "Degraded").0, "True");
     assert!(world.observed.traffic.as_ref().unwrap().candidate.is_none());
     assert!(world.observed.revisions.contains_key(&new), "abort delay");
@@ -240,15 +264,18 @@ fn abort_returns_traffic_first_then_removes_the_candidate_after_the_delay_and_re
 
 #[test]
 fn a_new_spec_mid_rollout_returns_traffic_to_stable_before_the_new_candidate_starts() {
-    let (mut world, old, first) =
-        serving_then(canary(vec![weight(50), pause(None)]), "2.0.0");
+    let (mut world, old, first) = serving_then(canary(vec![weight(50), pause(None)]), "2.0.0");
     world.settle(5);
     assert_eq!(world.weight_of(&first), 50);
     world.spec.model.version = "3.0.0".into();
     let second = world.revision();
     let plan = world.reconcile();
     assert_eq!(plan.traffic.candidate_weight(), 0);
-    assert!(plan.run.iter().all(|r| r.revision != second), "{:?}", plan.run);
+    assert!(
+        plan.run.iter().all(|r| r.revision != second),
+        "{:?}",
+        plan.run
+    );
     assert_eq!(phase(&world), Some(Phase::RollingBack));
     world.reconcile();
     assert_eq!(
@@ -295,7 +322,10 @@ fn blue_green_previews_then_switches_all_at_once_when_promoted() {
     );
     world.ask(RequestAction::Promote);
     world.reconcile();
-    assert_eq!(world.status.rollout.as_ref().unwrap().stage, RolloutStage::Promoting);
+    assert_eq!(
+        world.status.rollout.as_ref().unwrap().stage,
+        RolloutStage::Promoting
+    );
     assert_eq!(world.replicas_of(&new), 3);
     assert_eq!(world.weight_of(&old), 100, "full size first");
     world.settle(5);
@@ -321,7 +351,10 @@ fn shadow_mirrors_for_its_duration_then_promotes() {
     world.settle(5);
     assert_eq!(world.weight_of(&old), 100);
     assert_eq!(world.status.mirror.as_ref().map(|m| m.percent), Some(50));
-    assert_eq!(world.status.traffic_summary.as_deref(), Some(format!("{old}=100% mirror:{new}=50%").as_str()));
+    assert_eq!(
+        world.status.traffic_summary.as_deref(),
+        Some(format!("{old}=100% mirror:{new}=50%").as_str())
+    );
     world.now += 600;
     world.settle(10);
     assert_eq!(world.weight_of(&new), 100);
@@ -360,7 +393,12 @@ fn an_ab_test_routes_matches_splits_the_rest_and_keeps_stable_at_max_duration() 
     assert_eq!(phase(&world), Some(Phase::Aborted));
     assert_eq!(world.weight_of(&old), 100);
     assert!(
-        world.status.message.as_deref().unwrap_or_default().contains("maximum duration"),
+        world
+            .status
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("maximum duration"),
         "{:?}",
         world.status.message
     );
@@ -383,8 +421,18 @@ fn a_provider_that_cannot_carry_the_strategy_keeps_the_stable_revision_and_says_
     world.settle(5);
     assert_eq!(world.weight_of(&old), 100);
     assert!(!world.observed.revisions.contains_key(&new));
-    assert_eq!(condition(&world, "Stalled"), ("True".into(), "TrafficNotSupported".into()));
-    assert!(world.status.message.as_deref().unwrap_or_default().contains("gatewayAPI"));
+    assert_eq!(
+        condition(&world, "Stalled"),
+        ("True".into(), "TrafficNotSupported".into())
+    );
+    assert!(
+        world
+            .status
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("gatewayAPI")
+    );
 }
 
 #[test]
@@ -412,8 +460,10 @@ fn pause_and_resume_hold_and_release_a_canary_and_each_request_counts_once() {
 
 #[test]
 fn promote_full_skips_the_remaining_steps() {
-    let (mut world, _old, new) =
-        serving_then(canary(vec![weight(10), pause(None), weight(50), pause(None)]), "2.0.0");
+    let (mut world, _old, new) = serving_then(
+        canary(vec![weight(10), pause(None), weight(50), pause(None)]),
+        "2.0.0",
+    );
     world.settle(5);
     world.ask(RequestAction::PromoteFull);
     world.settle(10);
@@ -475,7 +525,11 @@ fn the_progress_deadline_counts_from_the_step_that_waits_for_pods_and_degrades_o
     world.settle(5);
     world.now += 1200;
     world.settle(5);
-    assert_eq!(condition(&world, "Stalled").0, "False", "a pause is not a stall");
+    assert_eq!(
+        condition(&world, "Stalled").0,
+        "False",
+        "a pause is not a stall"
+    );
     world.now += 599;
     world.settle(5);
     assert_eq!(condition(&world, "Degraded").0, "False");

@@ -70,9 +70,9 @@ impl TrafficPlan {
 
     /// Whether the candidate gets any live request: by weight, by match or by mirror.
     pub fn candidate_receives_requests(&self) -> bool {
-        self.candidate.as_ref().is_some_and(|c| {
-            c.weight > 0 || c.mirror_percent.is_some() || !c.matches.is_empty()
-        })
+        self.candidate
+            .as_ref()
+            .is_some_and(|c| c.weight > 0 || c.mirror_percent.is_some() || !c.matches.is_empty())
     }
 
     /// True when every request goes to the stable revision and nothing is copied or matched.

@@ -7,9 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use modeldeploy_api::v1alpha1::{HeaderMatchType, ModelDeploymentSpec};
 
 use super::routes::{
-    BackendObjectRef, HTTPRoute, HttpBackendRef, HttpHeaderMatch, HttpRouteFilter,
-    HttpRouteMatch, HttpRouteRule, HttpRouteSpec, RequestMirror, RouteParentRef,
-    SessionPersistence,
+    BackendObjectRef, HTTPRoute, HttpBackendRef, HttpHeaderMatch, HttpRouteFilter, HttpRouteMatch,
+    HttpRouteRule, HttpRouteSpec, RequestMirror, RouteParentRef, SessionPersistence,
 };
 use super::{Routing, TrafficRouter, plan_annotation, services};
 use crate::labels;

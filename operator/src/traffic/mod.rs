@@ -94,9 +94,12 @@ pub fn carried(
     let annotation = match provider {
         TrafficProvider::GatewayApi => live.http_route.as_ref()?.metadata.annotations.as_ref(),
         TrafficProvider::Istio => live.virtual_service.as_ref()?.metadata.annotations.as_ref(),
-        TrafficProvider::Replicas | TrafficProvider::Router => {
-            live.services.get(&owner.name)?.metadata.annotations.as_ref()
-        }
+        TrafficProvider::Replicas | TrafficProvider::Router => live
+            .services
+            .get(&owner.name)?
+            .metadata
+            .annotations
+            .as_ref(),
     }?;
     let plan: TrafficPlan = serde_json::from_str(annotation.get(TRAFFIC_ANNOTATION)?).ok()?;
     let wanted = router(provider).render(owner, spec, &plan);

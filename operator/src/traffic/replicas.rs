@@ -16,7 +16,10 @@ impl TrafficRouter for Replicas {
     fn unsupported(&self, plan: &TrafficPlan) -> Option<String> {
         let candidate = plan.candidate.as_ref()?;
         if candidate.mirror_percent.is_some() {
-            return Some("traffic.provider replicas cannot mirror requests; use gatewayAPI or istio".to_owned());
+            return Some(
+                "traffic.provider replicas cannot mirror requests; use gatewayAPI or istio"
+                    .to_owned(),
+            );
         }
         if !candidate.matches.is_empty() || candidate.stickiness.is_some() {
             return Some("traffic.provider replicas cannot route by header or keep users on one revision; use gatewayAPI or istio".to_owned());
@@ -44,7 +47,10 @@ impl TrafficRouter for Replicas {
         plan: &TrafficPlan,
         revisions: &BTreeMap<String, ObservedRevision>,
     ) -> Vec<TrafficTarget> {
-        let Some(candidate) = plan.candidate.as_ref().filter(|c| c.weight > 0 && c.weight < 100)
+        let Some(candidate) = plan
+            .candidate
+            .as_ref()
+            .filter(|c| c.weight > 0 && c.weight < 100)
         else {
             return plan.targets();
         };

@@ -62,11 +62,7 @@ mod tests {
             }),
             ..CanaryStrategy::default()
         };
-        let labels: Vec<String> = steps(&canary)
-            .steps
-            .iter()
-            .map(Step::describe)
-            .collect();
+        let labels: Vec<String> = steps(&canary).steps.iter().map(Step::describe).collect();
         assert_eq!(
             labels,
             [
