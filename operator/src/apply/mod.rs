@@ -57,7 +57,7 @@ pub fn holds<K: Serialize>(live: &K, desired: &K) -> bool {
 }
 
 /// `object` as JSON, with the hash of its content in [`APPLIED_ANNOTATION`].
-fn stamped<K: Serialize>(object: &K) -> Result<serde_json::Value, serde_json::Error> {
+pub(crate) fn stamped<K: Serialize>(object: &K) -> Result<serde_json::Value, serde_json::Error> {
     let mut json = serde_json::to_value(object)?;
     // serde_json orders object keys, so equal objects hash equally.
     let digest = Sha256::digest(serde_json::to_vec(&json)?);
