@@ -37,7 +37,7 @@ say "Deploying the iris model (config/samples/iris-sklearn.yaml)"
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl apply -n "$NS" -f config/samples/iris-sklearn.yaml
 kubectl wait -n "$NS" --for=condition=Ready mdep/iris --timeout=180s
-kubectl get -n "$NS" mdep,deployments,services,pods -l app.kubernetes.io/instance=iris
+kubectl get -n "$NS" mdep,deployments,services,pods -l modeldeploy.io/deployment=iris
 kubectl get -n "$NS" mdep iris
 
 old=$(kubectl get -n "$NS" mdep iris -o jsonpath='{.status.stableRevision}')
@@ -55,10 +55,10 @@ while :; do
   [ $SECONDS -lt $deadline ] || { echo "the rollout did not finish in time; see $RUN/operator.log" >&2; exit 1; }
   sleep 1
 done
-kubectl get -n "$NS" deployments -l app.kubernetes.io/instance=iris
+kubectl get -n "$NS" deployments -l modeldeploy.io/deployment=iris
 say "The old revision $old drains for scaleDownDelaySeconds (30s), then its Deployment is removed"
 kubectl wait -n "$NS" --for=delete "deployment/iris-$old" --timeout=120s
-kubectl get -n "$NS" mdep,deployments -l app.kubernetes.io/instance=iris
+kubectl get -n "$NS" mdep,deployments -l modeldeploy.io/deployment=iris
 kubectl get -n "$NS" mdep iris
 kubectl events -n "$NS" --for modeldeployment/iris
 

@@ -307,11 +307,16 @@ async fn advance(
         now,
     });
 
-    if recorded.as_ref() != Some(&plan.status) {
+    let first = plan::keeping_failure(&plan.status, recorded.as_ref());
+    if recorded.as_ref() != Some(&first) {
+        write_status(&ctx.client, &scope.owner, &first).await?;
+        *recorded = Some(first.clone());
+    }
+    carry_out(&plan, md, scope, &children, &revision).await?;
+    if first != plan.status {
         write_status(&ctx.client, &scope.owner, &plan.status).await?;
         *recorded = Some(plan.status.clone());
     }
-    carry_out(&plan, md, scope, &children, &revision).await?;
     publish(ctx, md, &plan).await;
 
     let requeue = plan

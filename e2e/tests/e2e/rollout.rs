@@ -42,7 +42,7 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
     let status = rolling.status.unwrap();
     let new = status.candidate_revision.clone().unwrap();
     assert_ne!(new, old);
-    assert_eq!(status.phase.map(|p| p.as_str()), Some("Progressing"));
+    assert_eq!(status.phase.map(|p| p.as_str()), Some("Promoting"));
     assert_eq!(status.stable_revision.as_deref(), Some(old.as_str()));
     let new_deployment = deployments.get(&format!("iris-{new}")).await.unwrap();
     assert_eq!(

@@ -309,3 +309,43 @@ pub fn failed(
         ..status.clone()
     }
 }
+
+/// Reasons of a `Degraded` condition that [`failed`] sets when carrying out a plan failed.
+pub const FAILURE_REASONS: [&str; 5] = [
+    "NameConflict",
+    "ChildRejected",
+    "Forbidden",
+    "TrafficApiMissing",
+    "ReconcileFailed",
+];
+
+/// `next` with the carry-out failure that `recorded` shows, if it shows one: the failure stays
+/// visible until the plan is carried out, instead of flapping with every retry.
+pub fn keeping_failure(
+    next: &ModelDeploymentStatus,
+    recorded: Option<&ModelDeploymentStatus>,
+) -> ModelDeploymentStatus {
+    let failure = recorded.and_then(|r| {
+        r.conditions.iter().find(|c| {
+            c.type_ == CONDITION_DEGRADED
+                && c.status == "True"
+                && FAILURE_REASONS.contains(&c.reason.as_str())
+        })
+    });
+    let Some(failure) = failure else {
+        return next.clone();
+    };
+    let mut conditions: Vec<_> = next
+        .conditions
+        .iter()
+        .filter(|c| c.type_ != CONDITION_DEGRADED)
+        .cloned()
+        .collect();
+    conditions.push(failure.clone());
+    ModelDeploymentStatus {
+        phase: Some(modeldeploy_api::v1alpha1::Phase::Degraded),
+        conditions,
+        message: Some(failure.message.clone()),
+        ..next.clone()
+    }
+}
