@@ -12,6 +12,7 @@ mod reconcile;
 mod restart;
 mod rollout;
 mod steady_state;
+mod strategies;
 mod validation;
 
 use std::time::Duration;

@@ -91,6 +91,7 @@ where
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use k8s_openapi::api::core::v1::Service;
     use kube::api::ObjectMeta;

@@ -1,6 +1,8 @@
 //! Property tests of the planner: for random strategies, cluster behaviour, requests, spec
 //! changes, restarts and clocks, the safety rules hold at every plan.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use proptest::prelude::*;
 
 use modeldeploy_api::v1alpha1::{

@@ -2,6 +2,8 @@
 //! traffic moves), pods become available when the test lets them, and the clock moves when the
 //! test says so.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 
 use jiff::Timestamp;

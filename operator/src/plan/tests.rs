@@ -1,6 +1,8 @@
 //! Scenario tests of the planner against a simulated cluster, with an injected clock: every
 //! strategy walks its steps, and pauses, promotion, abort, retry, supersede and restarts behave.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use modeldeploy_api::v1alpha1::{
     AbTestStrategy, BlueGreenStrategy, CanaryStep, CanaryStrategy, Duration as ApiDuration,
     GatewayApiTraffic, HeaderMatch, HeaderMatchType, ModelDeploymentSpec, ParentReference,

@@ -1,5 +1,7 @@
 //! What each provider renders for a plan, and reading a carried plan back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 
 use modeldeploy_api::v1alpha1::{
@@ -79,12 +81,22 @@ fn without_a_mesh_the_service_selects_what_serves() {
     let r = router(TrafficProvider::Replicas);
     let only = r.render(&owner("iris"), &s, &TrafficPlan::only("old"));
     assert_eq!(names(&only), ["iris"]);
-    assert_eq!(selector(&only, "iris").get("modeldeploy.io/revision").map(String::as_str), Some("old"));
+    assert_eq!(
+        selector(&only, "iris")
+            .get("modeldeploy.io/revision")
+            .map(String::as_str),
+        Some("old")
+    );
     let split = r.render(&owner("iris"), &s, &plan(25));
     assert_eq!(names(&split), ["iris", "iris-canary"]);
     assert!(!selector(&split, "iris").contains_key("modeldeploy.io/revision"));
     let all = r.render(&owner("iris"), &s, &plan(100));
-    assert_eq!(selector(&all, "iris").get("modeldeploy.io/revision").map(String::as_str), Some("new"));
+    assert_eq!(
+        selector(&all, "iris")
+            .get("modeldeploy.io/revision")
+            .map(String::as_str),
+        Some("new")
+    );
 }
 
 #[test]
@@ -102,16 +114,21 @@ fn without_a_mesh_the_reported_split_is_the_ready_pod_ratio() {
         })
         .collect();
     let reported = effective(TrafficProvider::Replicas, &plan(20), &revisions);
-    let weights: Vec<(String, i32)> = reported.into_iter().map(|t| (t.revision, t.weight)).collect();
+    let weights: Vec<(String, i32)> = reported
+        .into_iter()
+        .map(|t| (t.revision, t.weight))
+        .collect();
     assert_eq!(weights, [("old".to_owned(), 75), ("new".to_owned(), 25)]);
-    assert!(unsupported(TrafficProvider::Replicas, &{
-        let mut p = plan(0);
-        if let Some(c) = p.candidate.as_mut() {
-            c.mirror_percent = Some(10);
-        }
-        p
-    })
-    .is_some());
+    assert!(
+        unsupported(TrafficProvider::Replicas, &{
+            let mut p = plan(0);
+            if let Some(c) = p.candidate.as_mut() {
+                c.mirror_percent = Some(10);
+            }
+            p
+        })
+        .is_some()
+    );
 }
 
 #[test]
@@ -128,7 +145,12 @@ fn gateway_api_weights_matches_mirror_and_session_persistence() {
     }
     let routing = router(TrafficProvider::GatewayApi).render(&owner("iris"), &s, &p);
     assert_eq!(names(&routing), ["iris", "iris-stable", "iris-canary"]);
-    assert_eq!(selector(&routing, "iris").get("modeldeploy.io/revision").map(String::as_str), Some("old"));
+    assert_eq!(
+        selector(&routing, "iris")
+            .get("modeldeploy.io/revision")
+            .map(String::as_str),
+        Some("old")
+    );
     let route = routing.http_route.unwrap();
     assert_eq!(route.spec.parent_refs[0].name, "inference");
     assert_eq!(route.spec.hostnames, ["iris.example.com"]);
@@ -144,12 +166,21 @@ fn gateway_api_weights_matches_mirror_and_session_persistence() {
         .collect();
     assert_eq!(
         weights,
-        [("iris-stable".to_owned(), Some(80)), ("iris-canary".to_owned(), Some(20))]
+        [
+            ("iris-stable".to_owned(), Some(80)),
+            ("iris-canary".to_owned(), Some(20))
+        ]
     );
     let mirror = split.filters[0].request_mirror.clone().unwrap();
-    assert_eq!((mirror.backend_ref.name.as_str(), mirror.percent), ("iris-canary", Some(30)));
     assert_eq!(
-        split.session_persistence.as_ref().and_then(|p| p.type_.as_deref()),
+        (mirror.backend_ref.name.as_str(), mirror.percent),
+        ("iris-canary", Some(30))
+    );
+    assert_eq!(
+        split
+            .session_persistence
+            .as_ref()
+            .and_then(|p| p.type_.as_deref()),
         Some("Header")
     );
 }
@@ -164,19 +195,31 @@ fn istio_weights_header_routes_and_mirror() {
     }
     let routing = router(TrafficProvider::Istio).render(&owner("iris"), &s, &p);
     let vs = routing.virtual_service.unwrap();
-    assert_eq!(vs.spec.hosts, ["iris.ml.svc.cluster.local", "iris.example.com"]);
+    assert_eq!(
+        vs.spec.hosts,
+        ["iris.ml.svc.cluster.local", "iris.example.com"]
+    );
     assert_eq!(vs.spec.gateways, ["istio-system/public", "mesh"]);
     let [matches, primary] = vs.spec.http.as_slice() else {
         panic!("two routes expected")
     };
     assert_eq!(
-        matches.match_[0].headers.get("x-tester").and_then(|m| m.exact.as_deref()),
+        matches.match_[0]
+            .headers
+            .get("x-tester")
+            .and_then(|m| m.exact.as_deref()),
         Some("yes")
     );
-    assert_eq!(matches.route[0].destination.host, "iris-canary.ml.svc.cluster.local");
+    assert_eq!(
+        matches.route[0].destination.host,
+        "iris-canary.ml.svc.cluster.local"
+    );
     let weights: Vec<Option<i32>> = primary.route.iter().map(|r| r.weight).collect();
     assert_eq!(weights, [Some(90), Some(10)]);
-    assert_eq!(primary.mirror_percentage.as_ref().map(|m| m.value), Some(5.0));
+    assert_eq!(
+        primary.mirror_percentage.as_ref().map(|m| m.value),
+        Some(5.0)
+    );
     let sticky = {
         let mut p = plan(50);
         if let Some(c) = p.candidate.as_mut() {
@@ -214,7 +257,11 @@ fn a_carried_plan_is_read_back_only_while_every_object_holds_it() {
             http_route: wanted.http_route.as_ref().map(live),
             virtual_service: wanted.virtual_service.as_ref().map(live),
         };
-        assert_eq!(carried(provider, &o, &s, &routing), Some(plan(40)), "{provider:?}");
+        assert_eq!(
+            carried(provider, &o, &s, &routing),
+            Some(plan(40)),
+            "{provider:?}"
+        );
         // A hand edit of a Service the plan needs means the plan is not carried any more.
         routing.services.remove("iris-canary");
         assert_eq!(carried(provider, &o, &s, &routing), None, "{provider:?}");
