@@ -11,7 +11,7 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success; for a request, the operator accepted it
   1  the operator refused the request, or another error (kubeconfig, API server)
-  2  usage error, or a command this version does not support (undo)
+  2  usage error
   3  the ModelDeployment does not exist
   4  the operator did not answer the request within --timeout";
 
@@ -92,16 +92,6 @@ pub enum Command {
 
     #[command(flatten)]
     Request(RequestCommand),
-
-    /// Go back to an earlier revision (not available in this version).
-    Undo {
-        /// Name of the ModelDeployment.
-        name: String,
-
-        /// Revision to go back to; the previous one when unset.
-        #[arg(long, value_name = "REVISION")]
-        to_revision: Option<String>,
-    },
 }
 
 /// Commands that make a request of the operator and wait for its answer.
@@ -133,6 +123,18 @@ pub enum RequestCommand {
     /// Start an aborted rollout again from its first step.
     #[command(after_help = REQUEST_EXIT_CODES)]
     Retry(RequestTarget),
+
+    /// Serve an earlier revision until the spec changes: the previous one, or --to-revision
+    /// (a revision name or its number in `status`'s history).
+    #[command(after_help = REQUEST_EXIT_CODES)]
+    Undo {
+        #[command(flatten)]
+        target: RequestTarget,
+
+        /// Revision to go back to; the previous one when unset.
+        #[arg(long, value_name = "REVISION")]
+        to_revision: Option<String>,
+    },
 }
 
 /// The ModelDeployment a request is for, and how long to wait for the operator's answer.
@@ -156,6 +158,15 @@ impl RequestCommand {
             RequestCommand::Pause(_) => RequestAction::Pause,
             RequestCommand::Resume(_) => RequestAction::Resume,
             RequestCommand::Retry(_) => RequestAction::Retry,
+            RequestCommand::Undo { .. } => RequestAction::Undo,
+        }
+    }
+
+    /// The revision an undo goes back to, when given.
+    pub fn to_revision(&self) -> Option<&str> {
+        match self {
+            RequestCommand::Undo { to_revision, .. } => to_revision.as_deref(),
+            _ => None,
         }
     }
 
@@ -165,7 +176,8 @@ impl RequestCommand {
             | RequestCommand::Abort(target)
             | RequestCommand::Pause(target)
             | RequestCommand::Resume(target)
-            | RequestCommand::Retry(target) => target,
+            | RequestCommand::Retry(target)
+            | RequestCommand::Undo { target, .. } => target,
         }
     }
 }
@@ -269,11 +281,12 @@ mod tests {
     #[test]
     fn undo_accepts_a_revision() -> Result<(), clap::Error> {
         let cli = parse(&["undo", "iris", "--to-revision", "6ca803f789"])?;
-        assert!(matches!(
-            cli.command,
-            Command::Undo { ref name, to_revision: Some(ref revision) }
-                if name == "iris" && revision == "6ca803f789"
-        ));
+        let Command::Request(request) = &cli.command else {
+            panic!("undo is a request: {:?}", cli.command);
+        };
+        assert_eq!(request.action(), RequestAction::Undo);
+        assert_eq!(request.target().name, "iris");
+        assert_eq!(request.to_revision(), Some("6ca803f789"));
         Ok(())
     }
 

@@ -91,11 +91,6 @@ pub enum Error {
         theirs: String,
     },
 
-    #[error(
-        "undo is not available in this version of modeldeploy; re-apply the earlier manifest instead"
-    )]
-    UndoUnsupported,
-
     #[error("cannot write to standard output: {source}")]
     Stdout {
         #[source]
@@ -107,7 +102,6 @@ impl Error {
     /// The exit code documented in `--help` and in the README.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::UndoUnsupported => 2,
             Error::NotFound { .. } => 3,
             Error::Timeout { .. } => 4,
             Error::ReadKubeconfig { .. }
@@ -210,12 +204,6 @@ mod tests {
         assert_eq!(
             timeout.to_string(),
             "the operator did not acknowledge the request within 30s; is modeldeploy-operator running?"
-        );
-
-        assert_eq!(Error::UndoUnsupported.exit_code(), 2);
-        assert_eq!(
-            Error::UndoUnsupported.to_string(),
-            "undo is not available in this version of modeldeploy; re-apply the earlier manifest instead"
         );
 
         let refused = Error::Refused {

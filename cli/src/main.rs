@@ -36,11 +36,6 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {
-    // Undo needs no cluster: answer at once, so that scripts learn it is unsupported even
-    // without a kubeconfig.
-    if let Command::Undo { .. } = cli.command {
-        return Err(Error::UndoUnsupported);
-    }
     let (client, namespace) = connect::connect(&cli.connection).await?;
     match &cli.command {
         Command::List { all_namespaces } => {
@@ -50,6 +45,5 @@ async fn run(cli: Cli) -> Result<(), Error> {
             status::run(client, &namespace, name, cli.output, *watch).await
         }
         Command::Request(request) => request::run(client, &namespace, request, cli.output).await,
-        Command::Undo { .. } => Err(Error::UndoUnsupported),
     }
 }

@@ -22,10 +22,15 @@ pub const FIELD_MANAGER: &str = "kubectl-modeldeploy";
 
 /// A request made at `now`. The id is the time in milliseconds: unique enough for people, who
 /// do not make two requests of one ModelDeployment within a millisecond, and readable.
-pub fn new_request(action: RequestAction, now: jiff::Timestamp) -> RolloutRequest {
+pub fn new_request(
+    action: RequestAction,
+    to_revision: Option<&str>,
+    now: jiff::Timestamp,
+) -> RolloutRequest {
     RolloutRequest {
         id: now.as_millisecond().to_string(),
         action,
+        to_revision: to_revision.map(str::to_owned),
     }
 }
 
@@ -81,7 +86,11 @@ pub async fn run(
 ) -> Result<(), Error> {
     let target = command.target();
     let api: Api<ModelDeployment> = Api::namespaced(client, namespace);
-    let request = new_request(command.action(), jiff::Timestamp::now());
+    let request = new_request(
+        command.action(),
+        command.to_revision(),
+        jiff::Timestamp::now(),
+    );
     let answer = send(&api, namespace, &target.name, &request, target.timeout).await?;
     match output {
         Output::Json => stdout::write_json(&answer, "the answer")?,
@@ -185,9 +194,10 @@ mod tests {
             (RequestAction::Pause, "pause"),
             (RequestAction::Resume, "resume"),
             (RequestAction::Retry, "retry"),
+            (RequestAction::Undo, "undo"),
         ];
         for (action, wire) in cases {
-            let request = new_request(action, NOW);
+            let request = new_request(action, None, NOW);
             assert_eq!(request.id, "1764500000123");
             let patch = annotation_patch(&request)?;
 
@@ -233,7 +243,7 @@ mod tests {
 
     #[test]
     fn waits_until_the_operator_answers_this_very_request() {
-        let request = new_request(RequestAction::Promote, NOW);
+        let request = new_request(RequestAction::Promote, None, NOW);
         let id = request.id.as_str();
 
         // Written, and the last answer is to an older request.
@@ -255,7 +265,7 @@ mod tests {
 
     #[test]
     fn notices_a_request_written_over_this_one() {
-        let request = new_request(RequestAction::Abort, NOW);
+        let request = new_request(RequestAction::Abort, None, NOW);
         let overwritten = with_request(Some("1764500000999"), Some(("1", true)));
         assert_eq!(
             answer(&overwritten, &request),

@@ -71,6 +71,16 @@ fn render_status(
         );
     }
     render_revisions(text, status);
+    if let Some(undo) = &status.undo {
+        text.field(
+            "Undo",
+            format!(
+                "revision {} (model {}) serves instead of the spec's revision {} until the spec changes",
+                undo.revision, undo.model_version, undo.spec_revision
+            ),
+        );
+    }
+    render_history(text, status);
     if let Some(message) = &status.message {
         text.field("Message", message);
     }
@@ -209,6 +219,32 @@ fn traffic(status: &ModelDeploymentStatus) -> Option<String> {
         .map(|target| format!("{} {}%", target.revision, target.weight))
         .collect();
     Some(shares.join(", "))
+}
+
+/// The kept revisions, for `undo --to-revision`.
+fn render_history(text: &mut Text, status: &ModelDeploymentStatus) {
+    if status.history.is_empty() {
+        return;
+    }
+    text.heading("History (undo --to-revision NUMBER or NAME)");
+    let rows: Vec<Vec<String>> = status
+        .history
+        .iter()
+        .map(|entry| {
+            vec![
+                entry.number.to_string(),
+                entry.revision.clone(),
+                entry
+                    .model_version
+                    .as_ref()
+                    .map(|version| format!("model {version}"))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    for row in columns(&rows, "  ") {
+        text.line(format!("  {row}"));
+    }
 }
 
 fn render_revisions(text: &mut Text, status: &ModelDeploymentStatus) {

@@ -30,6 +30,7 @@ pub async fn request(
     let value = serde_json::to_string(&RolloutRequest {
         id: id.clone(),
         action,
+        to_revision: None,
     })
     .unwrap();
     api.patch(

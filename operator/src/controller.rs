@@ -25,7 +25,7 @@ use crate::metrics::Metrics;
 use crate::observe::ChildApis;
 use crate::plan::{self, Input, Plan};
 use crate::render::{self, Owner};
-use crate::revision::revision_of;
+use crate::revision::{PodTemplateRecord, revision_of};
 use crate::traffic::{self, HTTPRoute, VirtualService};
 use crate::{apply, observe};
 
@@ -237,6 +237,7 @@ async fn reconcile_one(md: &ModelDeployment, ctx: &Context) -> Result<Action, Er
         uid,
         apis: ChildApis {
             deployments: Api::namespaced(client.clone(), &namespace),
+            revisions: Api::namespaced(client.clone(), &namespace),
             services: Api::namespaced(client.clone(), &namespace),
             http_routes: ctx
                 .routes
@@ -302,6 +303,7 @@ async fn advance(
         generation: md.metadata.generation,
         status,
         revision: &revision,
+        version: &md.spec.model.version,
         observed: &observed,
         request: request.as_ref(),
         now,
@@ -335,12 +337,42 @@ async fn carry_out(
     spec_revision: &str,
 ) -> Result<(), Error> {
     let Scope { owner, apis, uid } = scope;
+    // Templates first, so that a revision's pods can always be rebuilt.
+    for entry in &plan.status.history {
+        if children.templates.contains_key(&entry.revision) || entry.revision != spec_revision {
+            continue;
+        }
+        let record = render::template_record(
+            owner,
+            &entry.revision,
+            entry.number,
+            entry.model_version.as_deref().unwrap_or_default(),
+            &PodTemplateRecord::of(&md.spec),
+        );
+        apply::apply(&apis.revisions, &record, None).await?;
+        info!(revision = %entry.revision, number = entry.number, "kept the revision's pod template");
+    }
     for run in &plan.run {
         let live = children.deployments.get(&run.revision);
+        let kept = children
+            .templates
+            .get(&run.revision)
+            .and_then(|t| t.data.as_ref())
+            .and_then(|d| serde_json::from_value::<PodTemplateRecord>(d.0.clone()).ok());
         let desired = if run.revision == spec_revision {
             render::deployment(owner, &md.spec, &run.revision, run.replicas)
+        } else if let Some(record) = kept {
+            // A revision the spec no longer describes, rendered from its kept template: rebuilt
+            // if it was deleted, rescaled otherwise.
+            render::deployment(
+                owner,
+                &record.applied_to(&md.spec),
+                &run.revision,
+                run.replicas,
+            )
         } else {
-            // A revision the spec no longer describes only ever changes its replica count.
+            // No kept template (made before templates were kept): only the replica count of the
+            // live Deployment can change.
             match live.filter(|l| l.spec.as_ref().and_then(|s| s.replicas) != Some(run.replicas)) {
                 Some(live) => match render::rescaled(live, run.replicas) {
                     Some(desired) => desired,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::Service;
 use kube::api::ListParams;
 use kube::{Api, Resource, ResourceExt};
@@ -12,11 +12,13 @@ use crate::error::Error;
 use crate::labels::{self, controlled_by};
 use crate::plan::{Observed, ObservedRevision};
 use crate::traffic::{self, HTTPRoute, LiveRouting, VirtualService};
+use modeldeploy_api::v1alpha1::HistoryEntry;
 
 /// The APIs of one ModelDeployment's children.
 #[derive(Debug)]
 pub struct ChildApis {
     pub deployments: Api<Deployment>,
+    pub revisions: Api<ControllerRevision>,
     pub services: Api<Service>,
     /// `None` when the Gateway API is not installed.
     pub http_routes: Option<Api<HTTPRoute>>,
@@ -29,6 +31,8 @@ pub struct ChildApis {
 pub struct Children {
     /// Deployments by revision.
     pub deployments: BTreeMap<String, Deployment>,
+    /// Kept pod templates (ControllerRevisions) by revision.
+    pub templates: BTreeMap<String, ControllerRevision>,
     pub routing: LiveRouting,
 }
 
@@ -47,6 +51,15 @@ impl Children {
                 .map(|(revision, deployment)| (revision.clone(), observed_revision(deployment)))
                 .collect(),
             traffic: traffic::carried(provider, owner, spec, &self.routing),
+            history: self
+                .templates
+                .iter()
+                .map(|(revision, template)| HistoryEntry {
+                    number: template.revision,
+                    revision: revision.clone(),
+                    model_version: template.labels().get(labels::LABEL_MODEL_VERSION).cloned(),
+                })
+                .collect(),
         }
     }
 }
@@ -68,6 +81,19 @@ pub async fn children(apis: &ChildApis, name: &str, owner_uid: &str) -> Result<C
             Some((revision, d))
         })
         .collect();
+    let templates = apis
+        .revisions
+        .list(&selector)
+        .await
+        .map_err(|source| Error::kube::<ControllerRevision>("list", name, source))?
+        .items
+        .into_iter()
+        .filter(|r| controlled_by(r.owner_references(), owner_uid))
+        .filter_map(|r| {
+            let revision = r.labels().get(labels::LABEL_REVISION)?.clone();
+            Some((revision, r))
+        })
+        .collect();
     let services = apis
         .services
         .list(&selector)
@@ -80,6 +106,7 @@ pub async fn children(apis: &ChildApis, name: &str, owner_uid: &str) -> Result<C
         .collect();
     Ok(Children {
         deployments,
+        templates,
         routing: LiveRouting {
             services,
             http_route: owned_by_name(apis.http_routes.as_ref(), name, owner_uid).await?,

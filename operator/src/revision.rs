@@ -8,6 +8,32 @@ use sha2::{Digest, Sha256};
 /// among the revisions of one ModelDeployment.
 const REVISION_LEN: usize = 10;
 
+/// What a revision's pods are made from, as kept in its ControllerRevision: enough to render
+/// its Deployment again when the spec has moved on.
+#[derive(Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+pub struct PodTemplateRecord {
+    pub model: modeldeploy_api::v1alpha1::ModelSpec,
+    pub runtime: modeldeploy_api::v1alpha1::RuntimeSpec,
+}
+
+impl PodTemplateRecord {
+    pub fn of(spec: &ModelDeploymentSpec) -> Self {
+        PodTemplateRecord {
+            model: spec.model.clone(),
+            runtime: spec.runtime.clone(),
+        }
+    }
+
+    /// `spec` with this record's model and runtime.
+    pub fn applied_to(&self, spec: &ModelDeploymentSpec) -> ModelDeploymentSpec {
+        ModelDeploymentSpec {
+            model: self.model.clone(),
+            runtime: self.runtime.clone(),
+            ..spec.clone()
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct PodShapingFields<'a> {
     model: &'a modeldeploy_api::v1alpha1::ModelSpec,

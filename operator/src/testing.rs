@@ -37,6 +37,7 @@ pub fn spec(version: &str) -> ModelDeploymentSpec {
         strategy: None,
         scale_down_delay_seconds: None,
         abort_scale_down_delay_seconds: None,
+        revision_history_limit: None,
         progress_deadline_seconds: None,
     }
 }

@@ -24,8 +24,9 @@ pub use request::{REQUEST_ANNOTATION, RequestAction, RolloutRequest};
 pub use runtime::{ImagePullPolicy, Protocol, RuntimeSpec};
 pub use spec::{ModelDeployment, ModelDeploymentSpec};
 pub use status::{
-    MirrorTarget, ModelDeploymentStatus, PauseReason, PauseStatus, Phase, RequestStatus,
-    RetiredRevision, RevisionStatus, RolloutStage, RolloutStatus, TrafficTarget,
+    HistoryEntry, MirrorTarget, ModelDeploymentStatus, PauseReason, PauseStatus, Phase,
+    RequestStatus, RetiredRevision, RevisionStatus, RolloutStage, RolloutStatus, TrafficTarget,
+    UndoStatus,
 };
 pub use strategy::{
     AbDecision, AbTestStrategy, BlueGreenStrategy, CanaryStep, CanaryStrategy, DecisionGoal,

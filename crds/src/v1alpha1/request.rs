@@ -26,6 +26,8 @@ pub enum RequestAction {
     Resume,
     /// Start an aborted rollout again from its first step.
     Retry,
+    /// Serve an earlier revision (the previous one, or `toRevision`) until the spec changes.
+    Undo,
 }
 
 impl RequestAction {
@@ -37,6 +39,7 @@ impl RequestAction {
             RequestAction::Pause => "pause",
             RequestAction::Resume => "resume",
             RequestAction::Retry => "retry",
+            RequestAction::Undo => "undo",
         }
     }
 }
@@ -47,6 +50,10 @@ impl RequestAction {
 pub struct RolloutRequest {
     pub id: String,
     pub action: RequestAction,
+    /// For `undo`: the revision to go back to, by name or by its number in
+    /// `status.history`; the previous revision when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_revision: Option<String>,
 }
 
 impl RolloutRequest {
@@ -80,7 +87,8 @@ mod tests {
             RolloutRequest::from_annotations(&annotations),
             Some(Ok(RolloutRequest {
                 id: "7".into(),
-                action: RequestAction::PromoteFull
+                action: RequestAction::PromoteFull,
+                to_revision: None,
             }))
         );
         annotations.insert(REQUEST_ANNOTATION.to_owned(), "promote".to_owned());

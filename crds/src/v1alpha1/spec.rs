@@ -67,6 +67,12 @@ pub struct ModelDeploymentSpec {
     #[schemars(range(min = 0, max = 86400))]
     pub abort_scale_down_delay_seconds: Option<i32>,
 
+    /// Revisions whose pod templates are kept for `kubectl modeldeploy undo` and to rebuild a
+    /// Deployment deleted by hand, counting the serving ones. Default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub revision_history_limit: Option<i32>,
+
     /// How long a new revision may take to become ready before the rollout is marked Degraded.
     /// Default 600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,6 +89,8 @@ impl ModelDeploymentSpec {
     pub const DEFAULT_SCALE_DOWN_DELAY_SECONDS: i32 = 30;
     /// Default of [`Self::abort_scale_down_delay_seconds`].
     pub const DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS: i32 = 30;
+    /// Default of [`Self::revision_history_limit`].
+    pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 10;
     /// Default of [`Self::progress_deadline_seconds`].
     pub const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 600;
 
@@ -98,6 +106,15 @@ impl ModelDeploymentSpec {
             self.abort_scale_down_delay_seconds
                 .unwrap_or(Self::DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS),
         )
+    }
+
+    pub fn revision_history_limit(&self) -> usize {
+        usize::try_from(
+            self.revision_history_limit
+                .unwrap_or(Self::DEFAULT_REVISION_HISTORY_LIMIT),
+        )
+        .unwrap_or(1)
+        .max(1)
     }
 
     pub fn progress_deadline(&self) -> std::time::Duration {

@@ -73,8 +73,18 @@ pub struct ModelDeploymentStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 
-    /// The last request made with `kubectl modeldeploy` (promote, abort, pause, resume, retry)
-    /// and what the operator did with it.
+    /// Set by `kubectl modeldeploy undo`: an earlier revision serves instead of the spec's, until
+    /// the spec changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<UndoStatus>,
+
+    /// Revisions whose pod templates are kept, newest first, for `undo` and to rebuild a
+    /// Deployment deleted by hand. At most `revisionHistoryLimit`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryEntry>,
+
+    /// The last request made with `kubectl modeldeploy` (promote, abort, pause, resume, retry,
+    /// undo) and what the operator did with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_request: Option<RequestStatus>,
 }
@@ -206,13 +216,36 @@ impl PauseReason {
     }
 }
 
+/// An undo in force.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UndoStatus {
+    /// The revision that serves instead of the spec's.
+    pub revision: String,
+    pub model_version: String,
+    /// The spec's revision when the undo was asked for; a spec that describes another revision
+    /// ends the undo.
+    pub spec_revision: String,
+}
+
+/// A revision whose pod template is kept.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// Increases by one with each new revision.
+    pub number: i64,
+    pub revision: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+}
+
 /// A request made with `kubectl modeldeploy` and its outcome.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestStatus {
     /// The request's id, as written in the `modeldeploy.io/request` annotation.
     pub id: String,
-    /// `promote`, `promoteFull`, `abort`, `pause`, `resume` or `retry`.
+    /// `promote`, `promoteFull`, `abort`, `pause`, `resume`, `retry` or `undo`.
     pub action: String,
     /// Whether the operator acted on it.
     pub accepted: bool,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod gate;
+mod history;
 mod leader;
 mod metrics;
 mod packaging;

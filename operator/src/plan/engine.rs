@@ -32,7 +32,11 @@ pub(super) struct Decision {
 pub(super) fn decide(input: &Input<'_>, steps: &Steps, events: &mut Vec<PlannedEvent>) -> Decision {
     let spec_revision = input.revision;
     let recorded = input.status.stable_revision.as_deref();
-    let stable = recorded.filter(|s| input.observed.revisions.contains_key(*s));
+    // A stable revision whose Deployment was deleted by hand is rebuilt from its kept template.
+    let stable = recorded.filter(|s| {
+        input.observed.revisions.contains_key(*s)
+            || input.observed.history.iter().any(|h| h.revision == *s)
+    });
     if let (Some(lost), None) = (recorded, stable)
         && lost != spec_revision
     {
@@ -75,7 +79,7 @@ pub(super) fn decide(input: &Input<'_>, steps: &Steps, events: &mut Vec<PlannedE
         Some(current) => current.clone(),
         None => RolloutStatus {
             revision: spec_revision.to_owned(),
-            model_version: input.spec.model.version.clone(),
+            model_version: input.version.to_owned(),
             started_at: Time(input.now),
             strategy: steps.strategy.to_owned(),
             stage: RolloutStage::Steps,
@@ -135,7 +139,7 @@ fn first_deploy(input: &Input<'_>, steps: &Steps) -> Decision {
         .filter(|r| r.revision == revision)
         .unwrap_or_else(|| RolloutStatus {
             revision: revision.to_owned(),
-            model_version: input.spec.model.version.clone(),
+            model_version: input.version.to_owned(),
             started_at: Time(input.now),
             strategy: steps.strategy.to_owned(),
             stage: RolloutStage::Promoting,

@@ -11,6 +11,7 @@
 mod conditions;
 mod engine;
 mod events;
+mod history;
 #[cfg(test)]
 mod properties;
 mod requests;
@@ -25,12 +26,15 @@ mod summary;
 mod tests;
 mod time;
 mod traffic;
+mod undo;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use modeldeploy_api::v1alpha1::{ModelDeploymentSpec, ModelDeploymentStatus, RolloutRequest};
+use modeldeploy_api::v1alpha1::{
+    HistoryEntry, ModelDeploymentSpec, ModelDeploymentStatus, RequestAction, RolloutRequest,
+};
 
 pub use conditions::{
     CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY, CONDITION_RECONCILING,
@@ -68,6 +72,8 @@ pub struct Observed {
     /// The traffic plan the provider's live objects carry, when they carry one exactly; `None`
     /// when they are missing, edited by hand, or carry no plan yet.
     pub traffic: Option<TrafficPlan>,
+    /// Revisions whose pod templates are kept, so their Deployments can be rebuilt.
+    pub history: Vec<HistoryEntry>,
 }
 
 /// Everything a plan is made from.
@@ -78,8 +84,11 @@ pub struct Input<'a> {
     pub spec: &'a ModelDeploymentSpec,
     pub generation: Option<i64>,
     pub status: &'a ModelDeploymentStatus,
-    /// The revision the spec describes.
+    /// The revision the spec describes. Inside the planner, after an undo is resolved: the
+    /// revision that should serve.
     pub revision: &'a str,
+    /// Model version of `revision`.
+    pub version: &'a str,
     pub observed: &'a Observed,
     /// The request in the `modeldeploy.io/request` annotation, or why it cannot be read.
     pub request: Option<&'a Result<RolloutRequest, String>>,
@@ -163,6 +172,17 @@ pub struct Plan {
 
 /// Decides the next step for one ModelDeployment.
 pub fn plan(input: Input<'_>) -> Plan {
+    let target = undo::resolve(&input, &input.observed.history);
+    // An undo request is answered above; the engine sees only the others.
+    let engine_request = input
+        .request
+        .filter(|r| !matches!(r, Ok(r) if r.action == RequestAction::Undo));
+    let input = Input {
+        revision: &target.revision,
+        version: &target.version,
+        request: engine_request,
+        ..input
+    };
     let steps = strategy::steps(input.spec);
     let mut events = Vec::new();
     let mut decision = engine::decide(&input, &steps, &mut events);
@@ -179,12 +199,17 @@ pub fn plan(input: Input<'_>) -> Plan {
     if let Some(problem) = blocked {
         status = blocked_status(&input, status, &problem);
     }
-    events::derive(
-        input.status,
-        &status,
-        &input.spec.model.version,
-        &mut events,
-    );
+    let mut keep: Vec<&str> = vec![input.revision];
+    keep.extend(decision.stable.as_deref());
+    status.history = history::next(&input, input.revision, input.version, &decision.run, &keep);
+    if let Some(undo) = &target.undo {
+        status = undone_status(&input, status, undo);
+    }
+    status.undo = target.undo;
+    if let Some(answer) = target.answer {
+        status.last_request = Some(answer);
+    }
+    events::derive(input.status, &status, input.version, &mut events);
     Plan {
         run: decision.run,
         traffic: decision.traffic,
@@ -195,6 +220,46 @@ pub fn plan(input: Input<'_>) -> Plan {
             .into_iter()
             .flatten()
             .min(),
+    }
+}
+
+/// While an undo is in force the spec's revision does not serve: not Ready, and stalled until
+/// the spec changes, which is what GitOps tools should report.
+fn undone_status(
+    input: &Input<'_>,
+    status: ModelDeploymentStatus,
+    undo: &modeldeploy_api::v1alpha1::UndoStatus,
+) -> ModelDeploymentStatus {
+    let message = format!(
+        "revision {} (model {}) serves after kubectl modeldeploy undo; the spec's revision {} is not rolled out until the spec changes",
+        undo.revision, undo.model_version, undo.spec_revision
+    );
+    let settled =
+        status.rollout.is_none() && status.stable_revision.as_deref() == Some(input.revision);
+    if !settled {
+        return status;
+    }
+    let wanted = [
+        conditions::Wanted::new(CONDITION_READY, false, "UndoInEffect", message.clone()),
+        conditions::Wanted::new(
+            CONDITION_PROGRESSING,
+            false,
+            "UndoInEffect",
+            message.clone(),
+        ),
+        conditions::Wanted::new(CONDITION_DEGRADED, false, "AsExpected", ""),
+        conditions::Wanted::new(CONDITION_RECONCILING, false, "UndoInEffect", ""),
+        conditions::Wanted::new(CONDITION_STALLED, true, "UndoInEffect", message.clone()),
+    ];
+    ModelDeploymentStatus {
+        conditions: conditions::merge(
+            &input.status.conditions,
+            &wanted,
+            input.generation,
+            input.now,
+        ),
+        message: Some(message),
+        ..status
     }
 }
 

@@ -45,6 +45,7 @@ fn happening() -> impl Strategy<Value = Happening> {
             Just(RequestAction::Pause),
             Just(RequestAction::Resume),
             Just(RequestAction::Retry),
+            Just(RequestAction::Undo),
         ]
         .prop_map(Happening::Ask),
         1 => Just(Happening::NewVersion),
@@ -297,12 +298,13 @@ proptest! {
         }
         let status = &world.status;
         let aborted = status.rollout.as_ref().is_some_and(|r| r.stage == RolloutStage::Aborted);
+        let serving = status.undo.as_ref().map_or(revision.clone(), |u| u.revision.clone());
         prop_assert!(
-            aborted || status.stable_revision.as_deref() == Some(revision.as_str()),
+            aborted || status.stable_revision.as_deref() == Some(serving.as_str()),
             "stuck: {:#?}", status
         );
         if !aborted {
-            prop_assert_eq!(world.weight_of(&revision), 100);
+            prop_assert_eq!(world.weight_of(&serving), 100);
             prop_assert_eq!(world.observed.revisions.len(), 1, "{:?}", world.observed.revisions);
         }
     }

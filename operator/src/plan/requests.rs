@@ -53,6 +53,8 @@ fn act(
     let mut next = current.clone();
     let revision = &current.revision;
     match (action, current.stage) {
+        // Answered before the engine runs, by `undo`.
+        (RequestAction::Undo, _) => Err("undo is answered separately".to_owned()),
         (RequestAction::Retry, RolloutStage::Aborted) => {
             next.stage = RolloutStage::Steps;
             next.step_index = 0;

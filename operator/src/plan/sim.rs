@@ -58,6 +58,7 @@ impl World {
             generation: Some(1),
             status: &self.status,
             revision: &revision,
+            version: &self.spec.model.version,
             observed: &self.observed,
             request: self.request.as_ref(),
             now: at(self.now),
@@ -118,6 +119,7 @@ impl World {
         for gone in &plan.delete {
             self.observed.revisions.remove(gone);
         }
+        self.observed.history = plan.status.history.clone();
         if super::traffic_supported(&self.spec, &plan.traffic) {
             self.observed.traffic = Some(plan.traffic.clone());
         }
@@ -139,6 +141,7 @@ impl World {
         self.request = Some(Ok(RolloutRequest {
             id: self.next_request.to_string(),
             action,
+            to_revision: None,
         }));
     }
 

@@ -158,12 +158,12 @@ pub(super) fn next(
 
     let mut leading: Vec<(&str, i32, Option<&str>)> = Vec::new();
     for run in &decision.run {
-        let version = (run.revision == input.revision).then_some(spec.model.version.as_str());
+        let version = (run.revision == input.revision).then_some(input.version);
         leading.push((run.revision.as_str(), run.replicas, version));
     }
     let serving_model_version = stable.and_then(|s| {
         if s == input.revision {
-            Some(spec.model.version.clone())
+            Some(input.version.to_owned())
         } else {
             stable_seen.and_then(|seen| seen.model_version.clone())
         }
@@ -192,6 +192,8 @@ pub(super) fn next(
         ),
         message: Some(message),
         last_request: last_request(input, decision),
+        undo: None,
+        history: Vec::new(),
     };
     (status, wake)
 }
@@ -238,7 +240,7 @@ fn describe(
     ready_text: &str,
     stable_available: bool,
 ) -> (Phase, String) {
-    let version = &input.spec.model.version;
+    let version = input.version;
     let Some(stable) = decision.stable.as_deref() else {
         let seen = input.observed.revisions.get(input.revision);
         return (

@@ -547,16 +547,6 @@ fn the_progress_deadline_counts_from_the_step_that_waits_for_pods_and_degrades_o
 }
 
 #[test]
-fn a_stable_revision_deleted_by_hand_hands_the_traffic_to_the_spec_revision() {
-    let (mut world, old, new) = serving_then(canary(vec![weight(50)]), "2.0.0");
-    world.settle(2);
-    world.observed.revisions.remove(&old);
-    world.settle(5);
-    assert_eq!(world.weight_of(&new), 100);
-    assert_eq!(world.count("StableRevisionMissing"), 1);
-}
-
-#[test]
 fn a_failure_to_carry_out_the_plan_keeps_the_last_status_and_says_why() {
     let mut world = World::new(spec("1.0.0"));
     world.settle(5);
@@ -570,4 +560,97 @@ fn a_failure_to_carry_out_the_plan_keeps_the_last_status_and_says_why() {
     assert_eq!(failed.phase, Some(Phase::Degraded));
     assert_eq!(failed.stable_revision, world.status.stable_revision);
     assert!(failed.message.unwrap_or_default().contains("said no"));
+}
+
+#[test]
+fn undo_serves_the_previous_revision_until_the_spec_changes() {
+    let (mut world, first, second) = serving_then(spec("1.0.0"), "2.0.0");
+    world.settle(10);
+    assert_eq!(
+        world.status.stable_revision.as_deref(),
+        Some(second.as_str())
+    );
+    let numbers: Vec<(i64, String)> = world
+        .status
+        .history
+        .iter()
+        .map(|h| (h.number, h.revision.clone()))
+        .collect();
+    assert_eq!(numbers, [(2, second.clone()), (1, first.clone())]);
+    world.ask(RequestAction::Undo);
+    world.settle(10);
+    assert_eq!(
+        world.status.stable_revision.as_deref(),
+        Some(first.as_str())
+    );
+    assert_eq!(world.status.serving_model_version.as_deref(), Some("1.0.0"));
+    assert_eq!(world.weight_of(&first), 100);
+    assert!(world.status.last_request.as_ref().unwrap().accepted);
+    assert_eq!(
+        condition(&world, "Ready"),
+        ("False".into(), "UndoInEffect".into())
+    );
+    assert_eq!(condition(&world, "Stalled").0, "True");
+    assert!(
+        world
+            .status
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("until the spec changes")
+    );
+    // Nothing earlier than the first revision.
+    world.ask(RequestAction::Undo);
+    world.reconcile();
+    assert!(!world.status.last_request.as_ref().unwrap().accepted);
+    // A new spec ends the undo and rolls out as usual.
+    world.spec.model.version = "3.0.0".into();
+    let third = world.revision();
+    world.settle(10);
+    assert_eq!(
+        world.status.stable_revision.as_deref(),
+        Some(third.as_str())
+    );
+    assert!(world.status.undo.is_none());
+    assert_eq!(condition(&world, "Ready").0, "True");
+}
+
+#[test]
+fn the_history_keeps_at_most_the_limit_and_always_what_serves() {
+    let mut s = spec("1.0.0");
+    s.revision_history_limit = Some(2);
+    let mut world = World::new(s);
+    for version in ["1.0.0", "2.0.0", "3.0.0", "4.0.0"] {
+        world.spec.model.version = version.into();
+        world.settle(10);
+    }
+    let versions: Vec<Option<String>> = world
+        .status
+        .history
+        .iter()
+        .map(|h| h.model_version.clone())
+        .collect();
+    assert_eq!(
+        versions,
+        [Some("4.0.0".to_owned()), Some("3.0.0".to_owned())]
+    );
+}
+
+#[test]
+fn a_stable_revision_deleted_by_hand_mid_rollout_is_rebuilt_from_its_template() {
+    let (mut world, old, new) = serving_then(canary(vec![weight(50), pause(None)]), "2.0.0");
+    world.settle(5);
+    world.observed.revisions.remove(&old);
+    let plan = world.reconcile();
+    assert!(
+        plan.run
+            .iter()
+            .any(|r| r.revision == old && r.replicas == 4),
+        "{:?}",
+        plan.run
+    );
+    world.settle(5);
+    assert_eq!(world.status.stable_revision.as_deref(), Some(old.as_str()));
+    assert_eq!(world.weight_of(&new), 50);
+    assert_eq!(world.count("StableRevisionMissing"), 0);
 }

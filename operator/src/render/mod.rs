@@ -1,9 +1,11 @@
 //! Rendering: the child objects a plan asks for, as pure functions of the ModelDeployment.
 
 mod deployment;
+mod history;
 mod service;
 
 pub use deployment::{deployment, rescaled};
+pub use history::template_record;
 pub use service::{selected_revision, service};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
