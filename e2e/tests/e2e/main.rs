@@ -5,6 +5,7 @@
 
 mod gate;
 mod history;
+mod kstatus;
 mod leader;
 mod metrics;
 mod packaging;
