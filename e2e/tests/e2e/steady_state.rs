@@ -7,13 +7,58 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::Api;
 use kube::api::ListParams;
 use modeldeploy_api::v1alpha1::ModelDeployment;
+use modeldeploy_api::v1alpha1::{
+    AbTestStrategy, BlueGreenStrategy, Duration as ApiDuration, Phase, ShadowStrategy,
+    StrategySpec, TrafficSpec,
+};
+use modeldeploy_e2e::rollout::until_status;
 use modeldeploy_e2e::{Scenario, sample, until};
 
 use crate::metrics::scrape;
+use crate::strategies;
 use crate::{apply_md, until_ready};
 
 const WRITE_VERBS: [&str; 4] = ["create", "update", "patch", "delete"];
 
+fn blue_green() -> Option<StrategySpec> {
+    Some(StrategySpec {
+        blue_green: Some(BlueGreenStrategy {
+            auto_promotion: Some(false),
+            ..BlueGreenStrategy::default()
+        }),
+        ..StrategySpec::default()
+    })
+}
+
+fn shadow() -> Option<StrategySpec> {
+    Some(StrategySpec {
+        shadow: Some(ShadowStrategy {
+            mirror_percent: Some(50),
+            duration: ApiDuration("1h".into()),
+            agreement: None,
+            analysis: None,
+            auto_promotion: None,
+        }),
+        ..StrategySpec::default()
+    })
+}
+
+fn ab_test() -> Option<StrategySpec> {
+    Some(StrategySpec {
+        ab_test: Some(AbTestStrategy {
+            weight: Some(30),
+            stickiness: None,
+            matches: vec![],
+            max_duration: ApiDuration("2h".into()),
+            decision: None,
+            analysis: None,
+            auto_promotion: None,
+        }),
+        ..StrategySpec::default()
+    })
+}
+
+/// Settled, and paused in the middle of a rollout of every strategy: no writes either way.
 #[tokio::test]
 async fn a_steady_state_sends_no_write_requests_for_a_minute() {
     let scenario = Scenario::start("steady", true).await;
@@ -30,23 +75,65 @@ async fn a_steady_state_sends_no_write_requests_for_a_minute() {
     );
     apply_md(&models, &iris).await;
     apply_md(&models, &sample("fraud-grpc.yaml")).await;
+    // Every strategy at rest in the middle of a rollout, over each kind of provider.
+    let paused = [
+        (
+            "canary",
+            strategies::gateway_traffic(),
+            strategies::canary(vec![strategies::weight(20), strategies::pause(None)]),
+        ),
+        ("bluegreen", TrafficSpec::default(), blue_green()),
+        ("shadow", strategies::istio_traffic(), shadow()),
+        ("abtest", strategies::gateway_traffic(), ab_test()),
+    ];
+    for (name, traffic, strategy) in &paused {
+        let mut md = strategies::iris(2, traffic.clone(), strategy.clone());
+        md.metadata.name = Some((*name).to_owned());
+        apply_md(&models, &md).await;
+        until_ready(&models, name).await;
+        md.spec.model.version = "1.1.0".into();
+        apply_md(&models, &md).await;
+    }
     until_ready(&models, "iris").await;
     until_ready(&models, "fraud-detector").await;
+    for (name, _, _) in &paused {
+        until_status(
+            &models,
+            name,
+            crate::TIMEOUT,
+            &format!("{name} pauses mid-rollout"),
+            |s| {
+                s.phase == Some(Phase::Paused)
+                    && s.rollout.as_ref().is_some_and(|r| r.step_index >= 1)
+                    && s.observed_generation == Some(2)
+            },
+        )
+        .await;
+    }
     // The event of the last transition is the last write of its reconcile.
     let events: Api<Event> = scenario.api();
+    let last_events = [
+        ("iris", "RevisionAvailable"),
+        ("fraud-detector", "RevisionAvailable"),
+        ("canary", "RolloutPaused"),
+        ("bluegreen", "RolloutPaused"),
+        ("shadow", "StepStarted"),
+        ("abtest", "StepStarted"),
+    ];
     until(
         crate::TIMEOUT,
-        "both deployments announced they are available",
+        "every ModelDeployment announced its last transition",
         || async {
-            let announced = events
-                .list(&ListParams::default())
-                .await
-                .unwrap()
-                .items
+            let listed = events.list(&ListParams::default()).await.unwrap().items;
+            last_events
                 .iter()
-                .filter(|e| e.reason.as_deref() == Some("RevisionAvailable"))
-                .count();
-            (announced >= 2).then_some(())
+                .all(|(name, reason)| {
+                    listed.iter().any(|e| {
+                        e.reason.as_deref() == Some(*reason)
+                            && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(*name)
+                    })
+                })
+                .then_some(())
         },
     )
     .await;
