@@ -7,7 +7,7 @@ CRD := modeldeploy.io_modeldeployments.yaml
 CRD_COPIES := crds/$(CRD) charts/modeldeploy/crds/$(CRD) config/crd/bases/$(CRD)
 REFERENCE := docs/api-reference.md
 
-.PHONY: help demo test fmt-check clippy check-generated generate unit e2e controlplane build
+.PHONY: help demo test bench fmt-check clippy check-generated generate unit e2e controlplane build
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ unit: ## Unit and table tests (no cluster needed)
 
 e2e: ## End-to-end tests against a fresh local control plane
 	e2e/controlplane/run.sh -- $(CARGO) test --locked -p modeldeploy-e2e -- --test-threads=8
+
+bench: ## Time from an abort request to traffic back on stable, per provider, on a fresh local control plane
+	RUST_LOG=$${RUST_LOG:-error} e2e/controlplane/run.sh -- $(CARGO) run --quiet --locked -p modeldeploy-bench --bin abort-latency
 
 controlplane: ## Build (or reuse) the local control-plane binaries
 	e2e/controlplane/build.sh
