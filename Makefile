@@ -51,6 +51,8 @@ unit: ## Unit and table tests (no cluster needed)
 	$(CARGO) test --workspace --locked --exclude modeldeploy-e2e
 
 e2e: ## End-to-end tests against a fresh local control plane
+	$(CARGO) build --locked -p modeldeploy-operator -p modeldeploy-cli
+	e2e/kstatus/build.sh >/dev/null
 	e2e/controlplane/run.sh -- $(CARGO) test --locked -p modeldeploy-e2e -- --test-threads=8
 
 bench: ## Time from an abort request to traffic back on stable, per provider, on a fresh local control plane
