@@ -16,8 +16,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say "Building the operator"
-cargo build --locked -p modeldeploy-operator
+say "Building the operator and the kubectl plugin"
+cargo build --locked -p modeldeploy-operator -p modeldeploy-cli
+export PATH=$REPO/target/debug:$PATH
 
 say "Starting a local control plane (the first run builds Kubernetes from source: 20-30 minutes)"
 e2e/controlplane/up.sh --owner $$ "$RUN"
@@ -41,25 +42,31 @@ kubectl get -n "$NS" mdep,deployments,services,pods -l modeldeploy.io/deployment
 kubectl get -n "$NS" mdep iris
 
 old=$(kubectl get -n "$NS" mdep iris -o jsonpath='{.status.stableRevision}')
-say "Rolling out model version 1.1.0: the new revision comes up beside $old, then takes the Service"
-kubectl patch -n "$NS" mdep iris --type merge -p '{"spec":{"model":{"version":"1.1.0","storageUri":"s3://models/iris/1.1.0"}}}'
-last=""
-deadline=$((SECONDS + 180))
-while :; do
-  line=$(kubectl get -n "$NS" mdep iris --no-headers \
-    -o custom-columns=PHASE:.status.phase,STABLE:.status.stableRevision,CANDIDATE:.status.candidateRevision,TRAFFIC:.status.trafficSummary,READY:.status.ready)
-  [ "$line" != "$last" ] && printf '  %s\n' "$line" && last=$line
-  stable=$(kubectl get -n "$NS" mdep iris -o jsonpath='{.status.stableRevision}')
-  phase=$(kubectl get -n "$NS" mdep iris -o jsonpath='{.status.phase}')
-  [ "$stable" != "$old" ] && [ "$phase" = Healthy ] && break
-  [ $SECONDS -lt $deadline ] || { echo "the rollout did not finish in time; see $RUN/operator.log" >&2; exit 1; }
-  sleep 1
-done
-kubectl get -n "$NS" deployments -l modeldeploy.io/deployment=iris
+say "Rolling out model version 1.1.0 as a canary: 25 %, a 10 s pause, 50 %, then a pause until promoted"
+kubectl patch -n "$NS" mdep iris --type merge -p '{"spec":{"model":{"version":"1.1.0","storageUri":"s3://models/iris/1.1.0"},"strategy":{"canary":{"steps":[{"setWeight":25},{"pause":{"duration":"10s"}},{"setWeight":50},{"pause":{}}]}}}}'
+# Prints the plugin's status each time the step or the phase changes, until `until` holds.
+follow() {
+  local until=$1 last="" deadline=$((SECONDS + 180)) now
+  while :; do
+    now=$(kubectl get -n "$NS" mdep iris -o jsonpath='{.status.phase} {.status.rollout.step} {.status.trafficSummary}')
+    if [ "$now" != "$last" ]; then
+      echo; kubectl modeldeploy status -n "$NS" iris | sed -n '1,/^Conditions/p' | sed '$d'
+      last=$now
+    fi
+    eval "$until" && return 0
+    [ $SECONDS -lt $deadline ] || { echo "the rollout did not get there in time; see $RUN/operator.log" >&2; exit 1; }
+    sleep 1
+  done
+}
+follow '[ "$(kubectl get -n "$NS" mdep iris -o jsonpath="{.status.rollout.pause.reason}")" = Indefinite ]'
+say "The canary waits for a person: kubectl modeldeploy promote iris"
+kubectl modeldeploy promote -n "$NS" iris
+follow '[ "$(kubectl get -n "$NS" mdep iris -o jsonpath="{.status.phase}")" = Healthy ] && [ "$(kubectl get -n "$NS" mdep iris -o jsonpath="{.status.stableRevision}")" != "$old" ]'
+kubectl wait -n "$NS" --for=condition=Ready mdep/iris --timeout=60s
+kubectl get -n "$NS" mdep iris
 say "The old revision $old drains for scaleDownDelaySeconds (30s), then its Deployment is removed"
 kubectl wait -n "$NS" --for=delete "deployment/iris-$old" --timeout=120s
-kubectl get -n "$NS" mdep,deployments -l modeldeploy.io/deployment=iris
-kubectl get -n "$NS" mdep iris
+kubectl get -n "$NS" mdep,deployments,services -l modeldeploy.io/deployment=iris
 kubectl events -n "$NS" --for modeldeployment/iris
 
 if [ "${DEMO_EXIT:-0}" = 1 ]; then
@@ -67,7 +74,8 @@ if [ "${DEMO_EXIT:-0}" = 1 ]; then
   exit 0
 fi
 say "Everything keeps running. In another terminal:"
-echo "    export KUBECONFIG=$KUBECONFIG PATH=$MODELDEPLOY_BIN:\$PATH"
+echo "    export KUBECONFIG=$KUBECONFIG PATH=$REPO/target/debug:$MODELDEPLOY_BIN:\$PATH"
 echo "    kubectl get mdep -n $NS"
+echo "    kubectl modeldeploy status -n $NS iris --watch"
 echo "Press Ctrl-C to stop the operator and the control plane."
 wait "$OPERATOR_PID"

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
@@ -27,7 +27,7 @@ use crate::plan::{self, Input, Plan};
 use crate::render::{self, Owner};
 use crate::revision::{PodTemplateRecord, revision_of};
 use crate::traffic::{self, HTTPRoute, VirtualService};
-use crate::{apply, observe};
+use crate::{announce, apply, observe};
 
 /// Reconcile again after this long even when nothing changes, to catch missed events.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -47,6 +47,8 @@ pub struct Context {
     pub now: fn() -> Timestamp,
     /// Which routing APIs the cluster serves.
     pub routes: RouteApis,
+    /// This replica's name in the events it publishes.
+    pub identity: String,
 }
 
 impl std::fmt::Debug for Context {
@@ -86,6 +88,7 @@ impl Context {
             failures: Mutex::default(),
             now: Timestamp::now,
             routes,
+            identity: identity.to_owned(),
         }
     }
 }
@@ -540,18 +543,16 @@ async fn publish(ctx: &Context, md: &ModelDeployment, plan: &Plan) {
             name: Some(labels::deployment_name(&md.name_any(), &planned.revision)),
             ..ObjectReference::default()
         };
-        let event = Event {
-            type_: if planned.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: planned.reason.to_owned(),
-            note: Some(planned.note.clone()),
-            action: planned.action.to_owned(),
-            secondary: Some(related),
-        };
-        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+        let event = announce::rollout_event(
+            planned,
+            &reference,
+            related,
+            &ctx.identity,
+            Timestamp::now(),
+        );
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(ctx.client.clone(), &md.namespace().unwrap_or_default());
+        if let Err(error) = events.create(&PostParams::default(), &event).await {
             warn!(%error, reason = planned.reason, "could not publish an event");
         }
     }

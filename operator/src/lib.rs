@@ -4,6 +4,7 @@
 //! The pure core lives in [`plan`], [`render`] and [`revision`]; I/O happens in [`observe`],
 //! [`apply`] and the controller shell.
 
+pub mod announce;
 pub mod apply;
 pub mod controller;
 pub mod error;
