@@ -24,7 +24,7 @@ pub fn rollout_event(
         metadata: ObjectMeta {
             namespace: regarding.namespace.clone(),
             generate_name: Some(format!(
-                "{}.",
+                "{}-",
                 regarding.name.as_deref().unwrap_or(FIELD_MANAGER)
             )),
             ..ObjectMeta::default()
@@ -61,7 +61,7 @@ mod tests {
             "operator-0",
             Timestamp::UNIX_EPOCH,
         );
-        assert_eq!(event.metadata.generate_name.as_deref(), Some("iris."));
+        assert_eq!(event.metadata.generate_name.as_deref(), Some("iris-"));
         assert!(event.metadata.name.is_none());
         assert!(event.series.is_none());
         assert_eq!(event.note.as_deref(), Some("step 2/4"));
