@@ -113,7 +113,7 @@ pub(super) fn decide(input: &Input<'_>, steps: &Steps, events: &mut Vec<PlannedE
     if rollout.step_started_at.is_none() {
         rollout.step_started_at = Some(Time(input.now));
     }
-    let Some(rollout) = finish_if_promoted(input, stable, rollout) else {
+    let Some(rollout) = finish_if_promoted(input, steps, stable, rollout) else {
         // Promotion confirmed: the candidate is the stable revision from now on.
         let mut decision = settled(input, spec_revision);
         decision.request = request_status;
@@ -340,6 +340,7 @@ fn transition(
 /// `None` once the candidate has all traffic at full size: the rollout is over.
 fn finish_if_promoted(
     input: &Input<'_>,
+    steps: &Steps,
     stable: &str,
     rollout: RolloutStatus,
 ) -> Option<RolloutStatus> {
@@ -348,12 +349,12 @@ fn finish_if_promoted(
             input.observed.revisions.get(&rollout.revision),
             input.spec.replicas,
         )
-        && input.observed.traffic.as_ref() == Some(&promoted_plan(input, stable, &rollout));
+        && input.observed.traffic.as_ref() == Some(&promoted_plan(steps, stable, &rollout));
     (!promoted).then_some(rollout)
 }
 
-fn promoted_plan(input: &Input<'_>, stable: &str, rollout: &RolloutStatus) -> TrafficPlan {
-    let role = super::strategy::steps(input.spec).role;
+fn promoted_plan(steps: &Steps, stable: &str, rollout: &RolloutStatus) -> TrafficPlan {
+    let role = steps.role;
     TrafficPlan {
         stable: stable.to_owned(),
         candidate: Some(CandidateTraffic {
@@ -560,7 +561,7 @@ fn target(input: &Input<'_>, steps: &Steps, stable: &str, mut rollout: RolloutSt
             let stable_replicas = stable_needed(input, steps, held_weight(last));
             if available_at(input.observed.revisions.get(&candidate), replicas) {
                 (
-                    promoted_plan(input, stable, &rollout),
+                    promoted_plan(steps, stable, &rollout),
                     replicas,
                     stable_replicas,
                 )

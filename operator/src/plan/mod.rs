@@ -183,7 +183,13 @@ pub fn plan(input: Input<'_>) -> Plan {
         request: engine_request,
         ..input
     };
-    let steps = strategy::steps(input.spec);
+    // Going back is urgent: an undo replaces at once (full size, then all traffic) instead of
+    // walking the strategy's steps again.
+    let steps = if target.undo.is_some() {
+        strategy::replace()
+    } else {
+        strategy::steps(input.spec)
+    };
     let mut events = Vec::new();
     let mut decision = engine::decide(&input, &steps, &mut events);
     let blocked = blocked_by_provider(&input, &steps);

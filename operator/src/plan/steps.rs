@@ -104,7 +104,7 @@ impl Step {
             }
             Step::Pause {
                 duration: Some(d), ..
-            } => format!("pause {}s", d.as_secs()),
+            } => format!("pause {}", human(*d)),
             Step::Pause {
                 waiting: Waiting::Promotion,
                 ..
@@ -113,6 +113,26 @@ impl Step {
             Step::Analysis { name } => format!("{name} analysis"),
         }
     }
+}
+
+/// `90s` as `1m30s`, `259200s` as `72h`: the way people write durations in the spec.
+fn human(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds == 0 {
+        return format!("{}ms", duration.as_millis());
+    }
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let mut text = String::new();
+    if h > 0 {
+        text.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        text.push_str(&format!("{m}m"));
+    }
+    if s > 0 {
+        text.push_str(&format!("{s}s"));
+    }
+    text
 }
 
 /// The compiled strategy: its name, the candidate's role and the steps.

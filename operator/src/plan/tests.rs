@@ -654,3 +654,23 @@ fn a_stable_revision_deleted_by_hand_mid_rollout_is_rebuilt_from_its_template() 
     assert_eq!(world.weight_of(&new), 50);
     assert_eq!(world.count("StableRevisionMissing"), 0);
 }
+
+#[test]
+fn undo_replaces_at_once_instead_of_walking_the_steps_again() {
+    let (mut world, first, _second) = serving_then(canary(vec![weight(10), pause(None)]), "2.0.0");
+    world.settle(5);
+    world.ask(RequestAction::PromoteFull);
+    world.settle(10);
+    world.ask(RequestAction::Undo);
+    world.reconcile();
+    assert_eq!(
+        world.status.rollout.as_ref().map(|r| r.stage),
+        Some(RolloutStage::Promoting)
+    );
+    world.settle(10);
+    assert_eq!(
+        world.status.stable_revision.as_deref(),
+        Some(first.as_str())
+    );
+    assert_eq!(world.count("StepStarted"), 1, "only the canary's own step");
+}

@@ -67,11 +67,11 @@ mod tests {
             labels,
             [
                 "setWeight 30",
-                "pause 60s",
+                "pause 1m",
                 "setWeight 60",
-                "pause 60s",
+                "pause 1m",
                 "setWeight 80",
-                "pause 60s"
+                "pause 1m"
             ]
         );
     }

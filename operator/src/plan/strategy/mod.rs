@@ -31,6 +31,11 @@ pub fn steps(spec: &ModelDeploymentSpec) -> Steps {
     }
 }
 
+/// The steps of a plain replacement, whatever the spec says.
+pub fn replace() -> Steps {
+    replace::steps()
+}
+
 /// A duration of the API as a std duration; admission guarantees the format, so a value that
 /// still does not parse counts as zero rather than blocking the rollout.
 fn duration(value: &modeldeploy_api::v1alpha1::Duration) -> std::time::Duration {
