@@ -76,6 +76,21 @@ pub(super) fn decide(input: &Input<'_>, steps: &Steps, events: &mut Vec<PlannedE
     }
 
     let mut rollout = match in_flight.filter(|r| r.revision == spec_revision) {
+        // The strategy changed mid-flight: the same candidate starts over under the new one.
+        Some(current)
+            if current.strategy != steps.strategy
+                && matches!(current.stage, RolloutStage::Steps | RolloutStage::Promoting) =>
+        {
+            RolloutStatus {
+                strategy: steps.strategy.to_owned(),
+                stage: RolloutStage::Steps,
+                step_index: 0,
+                step_started_at: None,
+                pause: None,
+                paused_by_user: false,
+                ..current.clone()
+            }
+        }
         Some(current) => current.clone(),
         None => RolloutStatus {
             revision: spec_revision.to_owned(),

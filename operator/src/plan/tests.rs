@@ -674,3 +674,31 @@ fn undo_replaces_at_once_instead_of_walking_the_steps_again() {
     );
     assert_eq!(world.count("StepStarted"), 1, "only the canary's own step");
 }
+
+#[test]
+fn a_new_strategy_mid_flight_starts_the_candidate_over_and_leaves_no_stale_role() {
+    let (mut world, old, new) = serving_then(canary(vec![weight(50), pause(None)]), "2.0.0");
+    world.settle(5);
+    assert_eq!(world.weight_of(&new), 50);
+    world.spec.strategy = Some(StrategySpec {
+        blue_green: Some(BlueGreenStrategy {
+            auto_promotion: Some(false),
+            ..BlueGreenStrategy::default()
+        }),
+        ..StrategySpec::default()
+    });
+    world.settle(5);
+    let rollout = world.status.rollout.clone().unwrap();
+    assert_eq!(rollout.strategy, "blueGreen");
+    assert_eq!(rollout.revision, new);
+    assert_eq!(world.weight_of(&old), 100);
+    assert_eq!(
+        world
+            .observed
+            .traffic
+            .as_ref()
+            .and_then(|t| t.candidate.as_ref())
+            .map(|c| c.role),
+        Some(super::CandidateRole::Preview)
+    );
+}
