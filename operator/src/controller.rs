@@ -317,12 +317,14 @@ async fn advance(
         write_status(&ctx.client, &scope.owner, &first).await?;
         *recorded = Some(first.clone());
     }
+    // The transition is recorded: announce it now, so that a failure to carry it out (retried
+    // until it succeeds) does not lose its events.
+    publish(ctx, md, &plan).await;
     carry_out(&plan, md, scope, &children, &revision).await?;
     if first != plan.status {
         write_status(&ctx.client, &scope.owner, &plan.status).await?;
         *recorded = Some(plan.status.clone());
     }
-    publish(ctx, md, &plan).await;
 
     let requeue = plan
         .requeue_after

@@ -54,7 +54,11 @@ async fn kstatus_reads_in_progress_current_and_failed() {
     let scenario = Scenario::start("kstatus", false).await;
     let models: Api<ModelDeployment> = scenario.api();
     // One pod a side, so the ready-pod ratio is exactly the 50 % asked for.
-    let mut md = iris(1, TrafficSpec::default(), canary(vec![weight(50), pause(None)]));
+    let mut md = iris(
+        1,
+        TrafficSpec::default(),
+        canary(vec![weight(50), pause(None)]),
+    );
     deploy(&models, &md).await;
     assert_eq!(kstatus(&models).await.0, "Current");
 

@@ -90,6 +90,22 @@ pub(super) fn derive(
             ),
         ));
     }
+    // Derived from the status, like every event, so that a retried deletion is announced once.
+    for gone in old
+        .revisions
+        .iter()
+        .filter(|r| !new.revisions.iter().any(|n| n.name == r.name))
+    {
+        events.push(PlannedEvent::normal(
+            "RevisionScaledDown",
+            "Scale",
+            &gone.name,
+            format!(
+                "removed the pods of revision {}, which no longer takes traffic",
+                gone.name
+            ),
+        ));
+    }
     if let Some(request) = &new.last_request
         && old.last_request.as_ref().map(|r| &r.id) != Some(&request.id)
     {
@@ -114,6 +130,28 @@ pub(super) fn derive(
                 format!("{}: {}", request.action, request.message),
             )
         });
+    }
+}
+
+/// A gate passed: until analysis runs, analysis gates pass at once, and say so.
+fn passed_gate(
+    before: &modeldeploy_api::v1alpha1::RolloutStatus,
+    after: &modeldeploy_api::v1alpha1::RolloutStatus,
+    events: &mut Vec<PlannedEvent>,
+) {
+    let gate = usize::try_from(before.step_index)
+        .ok()
+        .and_then(|i| after.steps.get(i))
+        .filter(|label| label.ends_with("analysis"));
+    if let Some(gate) = gate {
+        events.push(PlannedEvent::normal(
+            "AnalysisPassed",
+            "Analyze",
+            &after.revision,
+            format!(
+                "{gate} passed at once: this version evaluates no metrics yet; the gate will wait for analysis when it does"
+            ),
+        ));
     }
 }
 
@@ -162,6 +200,7 @@ fn step_events(
         && after.step_index != before.step_index
         && after.step_index < after.step_count
     {
+        passed_gate(before, after, events);
         events.push(PlannedEvent::normal(
             "StepStarted",
             "Step",

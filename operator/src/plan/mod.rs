@@ -198,7 +198,7 @@ pub fn plan(input: Input<'_>) -> Plan {
     {
         decision = engine::settled(&input, &stable);
     }
-    let retirement = retire::retire(&input, &decision, &mut events);
+    let retirement = retire::retire(&input, &decision);
     let retire_wake = retirement.wake;
     let delete = retirement.delete.clone();
     let (mut status, status_wake) = status::next(&input, &decision, retirement, &mut events);

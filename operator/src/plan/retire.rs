@@ -8,9 +8,9 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use modeldeploy_api::v1alpha1::RetiredRevision;
 
+use super::Input;
 use super::engine::Decision;
 use super::time::{add, until};
-use super::{Input, PlannedEvent};
 
 pub(super) struct Retirement {
     pub delete: Vec<String>,
@@ -18,11 +18,7 @@ pub(super) struct Retirement {
     pub wake: Option<Duration>,
 }
 
-pub(super) fn retire(
-    input: &Input<'_>,
-    decision: &Decision,
-    events: &mut Vec<PlannedEvent>,
-) -> Retirement {
+pub(super) fn retire(input: &Input<'_>, decision: &Decision) -> Retirement {
     let runs = |name: &str| decision.run.iter().any(|r| r.revision == name);
     let mut out = Retirement {
         delete: Vec::new(),
@@ -54,12 +50,6 @@ pub(super) fn retire(
             None => input.now,
         };
         if scale_down_at <= input.now {
-            events.push(PlannedEvent::normal(
-                "RevisionScaledDown",
-                "Scale",
-                name,
-                format!("removed the pods of revision {name}, which no longer takes traffic"),
-            ));
             out.delete.push(name.clone());
         } else {
             let wait = until(input.now, scale_down_at);

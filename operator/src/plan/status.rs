@@ -50,9 +50,15 @@ pub(super) fn next(
     }
 
     let spec_serves = stable == Some(input.revision) && rollout.is_none();
-    let settled_available = spec_serves && stable_available;
+    // Ready once the provider carries the settled plan too, so that nothing of the rollout (a
+    // candidate backend, a mirror) is left on the live route when Ready is read.
+    let settled_available = spec_serves
+        && stable_available
+        && input.observed.traffic.as_ref() == Some(&decision.traffic);
     let (phase, message) = describe(input, decision, &ready_text, stable_available);
-    let aborted = rollout.is_some_and(|r| r.stage == RolloutStage::Aborted);
+    // Aborted once the candidate's routes are gone too; until then it is still rolling back.
+    let cleaned = input.observed.traffic.as_ref() == Some(&decision.traffic);
+    let aborted = rollout.is_some_and(|r| r.stage == RolloutStage::Aborted) && cleaned;
 
     let ready = Wanted::new(
         CONDITION_READY,
@@ -323,6 +329,13 @@ fn describe(
             Phase::RollingBack,
             format!(
                 "{}: traffic returns to {stable} ({traffic})",
+                rollout.abort_reason.as_deref().unwrap_or("aborted")
+            ),
+        ),
+        RolloutStage::Aborted if input.observed.traffic.as_ref() != Some(&decision.traffic) => (
+            Phase::RollingBack,
+            format!(
+                "{}: all traffic is back on {stable}; removing the candidate's routes",
                 rollout.abort_reason.as_deref().unwrap_or("aborted")
             ),
         ),
