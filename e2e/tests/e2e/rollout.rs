@@ -44,7 +44,11 @@ async fn new_model_version_switches_the_service_only_when_available_then_scales_
     assert_ne!(new, old);
     assert_eq!(status.phase.map(|p| p.as_str()), Some("Promoting"));
     assert_eq!(status.stable_revision.as_deref(), Some(old.as_str()));
-    let new_deployment = deployments.get(&format!("iris-{new}")).await.unwrap();
+    // The status records the step before the operator carries it out.
+    let new_deployment = until(TIMEOUT, "the new revision's Deployment exists", || async {
+        deployments.get_opt(&format!("iris-{new}")).await.unwrap()
+    })
+    .await;
     assert_eq!(
         new_deployment
             .status
