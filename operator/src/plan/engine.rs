@@ -403,27 +403,90 @@ pub(super) fn step_plan(
     }
 }
 
-/// What the route carries now, if it is this rollout's and still safe, else nothing for the
-/// candidate.
-fn carried_or_idle(input: &Input<'_>, steps: &Steps, stable: &str, candidate: &str) -> TrafficPlan {
-    input
-        .observed
-        .traffic
-        .as_ref()
-        .filter(|t| {
-            // A candidate left with no ready pods loses its share to a stable revision that has
-            // some; with none on either side, moving traffic helps nobody.
-            let dead_candidate = t.candidate_receives_requests()
-                && ready(input, candidate) == 0
-                && ready(input, stable) > 0;
-            t.stable == stable
-                && t.candidate
-                    .as_ref()
-                    .is_some_and(|c| c.revision == candidate && c.role == steps.role)
-                && !dead_candidate
+/// What the route carries now, if it is this rollout's and still safe; else the way back from
+/// it to what the steps allow, no faster than the stable revision's ready pods can take.
+fn carried_or_idle(
+    input: &Input<'_>,
+    steps: &Steps,
+    stable: &str,
+    candidate: &str,
+    upto: Option<i32>,
+) -> TrafficPlan {
+    let idle = || idle_plan(stable, candidate, steps);
+    let Some((carried, share)) = input.observed.traffic.as_ref().and_then(|t| {
+        let c = t.candidate.as_ref().filter(|c| c.revision == candidate)?;
+        (t.stable == stable).then_some((t, c))
+    }) else {
+        return idle();
+    };
+    // A candidate left with no ready pods loses its share to a stable revision that has some;
+    // with none on either side, moving traffic helps nobody.
+    if carried.candidate_receives_requests()
+        && ready(input, candidate) == 0
+        && ready(input, stable) > 0
+    {
+        return idle();
+    }
+    if share.role == steps.role && upto.is_none_or(|index| within(steps, index, carried)) {
+        return carried.clone();
+    }
+    let allowed = upto.map_or(100, |index| allowed_weight(steps, index));
+    let capacity = capacity_weight(ready(input, stable), input.spec.replicas);
+    let weight = share.weight.min(allowed.max(100 - capacity));
+    if weight == 0 {
+        return idle();
+    }
+    TrafficPlan {
+        stable: stable.to_owned(),
+        candidate: Some(CandidateTraffic {
+            revision: candidate.to_owned(),
+            role: share.role,
+            weight,
+            mirror_percent: None,
+            matches: Vec::new(),
+            stickiness: None,
+        }),
+    }
+}
+
+/// The largest weight the traffic steps up to `index` give the candidate.
+fn allowed_weight(steps: &Steps, index: i32) -> i32 {
+    let end = usize::try_from(index.saturating_add(1))
+        .unwrap_or(0)
+        .min(steps.steps.len());
+    steps.steps[..end]
+        .iter()
+        .filter_map(|s| match s {
+            Step::Traffic(t) => Some(t.weight),
+            _ => None,
         })
-        .cloned()
-        .unwrap_or_else(|| idle_plan(stable, candidate, steps))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Whether `plan` gives the candidate no more than the steps up to `index` do: after a change of
+/// strategy, what the route carries may belong to the old one.
+fn within(steps: &Steps, index: i32, plan: &TrafficPlan) -> bool {
+    let Some(candidate) = &plan.candidate else {
+        return true;
+    };
+    let end = usize::try_from(index.saturating_add(1))
+        .unwrap_or(0)
+        .min(steps.steps.len());
+    let traffic: Vec<&TrafficStep> = steps.steps[..end]
+        .iter()
+        .filter_map(|s| match s {
+            Step::Traffic(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let weight = traffic.iter().map(|t| t.weight).max().unwrap_or(0);
+    let mirror = traffic.iter().filter_map(|t| t.mirror_percent).max();
+    candidate.weight <= weight
+        && candidate
+            .mirror_percent
+            .is_none_or(|m| mirror.is_some_and(|allowed| m <= allowed))
+        && (candidate.matches.is_empty() || traffic.iter().any(|t| !t.matches.is_empty()))
 }
 
 /// The candidate beside the stable revision, receiving nothing yet.
@@ -480,7 +543,7 @@ fn target(input: &Input<'_>, steps: &Steps, stable: &str, mut rollout: RolloutSt
         Some(t) if ready_for(input, steps, stable, &candidate, t) => {
             step_plan(stable, &candidate, steps, t)
         }
-        _ => carried_or_idle(input, steps, stable, &candidate),
+        _ => carried_or_idle(input, steps, stable, &candidate, Some(index)),
     };
     let held_replicas = |index: i32| {
         steps
@@ -517,7 +580,7 @@ fn target(input: &Input<'_>, steps: &Steps, stable: &str, mut rollout: RolloutSt
                             Some(t) if ready_for(input, steps, stable, &candidate, t) => {
                                 step_plan(stable, &candidate, steps, t)
                             }
-                            _ => carried_or_idle(input, steps, stable, &candidate),
+                            _ => carried_or_idle(input, steps, stable, &candidate, Some(index - 1)),
                         }
                     };
                     let candidate_replicas = step
