@@ -8,7 +8,7 @@ use modeldeploy_api::v1alpha1::{HeaderMatchType, ModelDeploymentSpec};
 
 use super::routes::{
     BackendObjectRef, HTTPRoute, HttpBackendRef, HttpHeaderMatch, HttpRouteFilter, HttpRouteMatch,
-    HttpRouteRule, HttpRouteSpec, RequestMirror, RouteParentRef, SessionPersistence,
+    HttpRouteRule, HttpRouteSpec, RequestMirror, SessionPersistence,
 };
 use super::{Routing, TrafficRouter, plan_annotation, services};
 use crate::labels;
@@ -112,37 +112,13 @@ impl TrafficRouter for GatewayApi {
                 ..ObjectMeta::default()
             },
             spec: HttpRouteSpec {
-                parent_refs: settings
-                    .map(|g| {
-                        g.parent_refs
-                            .iter()
-                            .map(|p| RouteParentRef {
-                                group: p.group.clone(),
-                                kind: p.kind.clone(),
-                                namespace: p.namespace.clone(),
-                                name: p.name.clone(),
-                                section_name: p.section_name.clone(),
-                                port: p.port,
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                parent_refs: settings.map(|g| g.parent_refs.clone()).unwrap_or_default(),
                 hostnames: settings.map(|g| g.hostnames.clone()).unwrap_or_default(),
                 rules,
             },
         };
-        let mut list = vec![
-            services::main(
-                owner,
-                spec,
-                labels::revision_selector(&owner.name, &plan.stable),
-                Default::default(),
-            ),
-            services::stable(owner, spec, plan),
-        ];
-        list.extend(services::candidate(owner, spec, plan));
         Routing {
-            services: list,
+            services: services::behind_route(owner, spec, plan),
             http_route: Some(route),
             virtual_service: None,
         }

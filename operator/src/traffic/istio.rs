@@ -120,18 +120,8 @@ impl TrafficRouter for Istio {
                 http,
             },
         };
-        let mut list = vec![
-            services::main(
-                owner,
-                spec,
-                labels::revision_selector(&owner.name, &plan.stable),
-                Default::default(),
-            ),
-            services::stable(owner, spec, plan),
-        ];
-        list.extend(services::candidate(owner, spec, plan));
         Routing {
-            services: list,
+            services: services::behind_route(owner, spec, plan),
             http_route: None,
             virtual_service: Some(vs),
         }

@@ -61,3 +61,19 @@ pub fn main(
 pub fn host(owner: &Owner, name: &str) -> String {
     format!("{name}.{}.svc.cluster.local", owner.namespace)
 }
+
+/// The Services a route provider needs: `<name>` and `<name>-stable` on the stable revision,
+/// and the candidate's.
+pub fn behind_route(owner: &Owner, spec: &ModelDeploymentSpec, plan: &TrafficPlan) -> Vec<Service> {
+    let mut list = vec![
+        main(
+            owner,
+            spec,
+            labels::revision_selector(&owner.name, &plan.stable),
+            BTreeMap::new(),
+        ),
+        stable(owner, spec, plan),
+    ];
+    list.extend(candidate(owner, spec, plan));
+    list
+}
