@@ -621,3 +621,206 @@ async fn kubectl_wait_for_ready_returns_only_once_the_new_revision_serves() {
     assert_eq!(status.serving_model_version.as_deref(), Some("1.1.0"));
     scenario.finish().await;
 }
+
+/// What a provider's live objects give the candidate: weight (-1 for a split by ready pods),
+/// mirror percent, and the number of header rules.
+type Share = (i32, Option<i32>, usize);
+
+async fn live_candidate_share(scenario: &Scenario, provider: TrafficProvider) -> Share {
+    match provider {
+        TrafficProvider::GatewayApi => {
+            let routes: Api<HTTPRoute> = scenario.api();
+            let route = routes.get("iris").await.unwrap();
+            let split = route.spec.rules.last().cloned().unwrap_or_default();
+            let weight = split
+                .backend_refs
+                .iter()
+                .filter(|b| b.name != "iris-stable")
+                .filter_map(|b| b.weight)
+                .sum();
+            let mirror = split
+                .filters
+                .iter()
+                .find_map(|f| f.request_mirror.as_ref().and_then(|m| m.percent));
+            (weight, mirror, route.spec.rules.len() - 1)
+        }
+        TrafficProvider::Istio => {
+            let vss: Api<VirtualService> = scenario.api();
+            let vs = vss.get("iris").await.unwrap();
+            let primary = vs.spec.http.last().cloned().unwrap_or_default();
+            let weight = primary
+                .route
+                .iter()
+                .filter(|r| !r.destination.host.starts_with("iris-stable."))
+                .filter_map(|r| r.weight)
+                .sum();
+            let mirror = primary.mirror_percentage.map(|m| m.value.round() as i32);
+            (weight, mirror, vs.spec.http.len() - 1)
+        }
+        TrafficProvider::Replicas | TrafficProvider::Router => {
+            let services: Api<Service> = scenario.api();
+            let weight = match selects(&services, "iris").await {
+                None => -1, // every revision: a split by ready pods
+                Some(_) => 0,
+            };
+            (weight, None, 0)
+        }
+    }
+}
+
+fn blue_green_manual() -> Option<StrategySpec> {
+    Some(StrategySpec {
+        blue_green: Some(BlueGreenStrategy {
+            auto_promotion: Some(false),
+            ..BlueGreenStrategy::default()
+        }),
+        ..StrategySpec::default()
+    })
+}
+
+fn shadow_long(percent: i32) -> Option<StrategySpec> {
+    Some(StrategySpec {
+        shadow: Some(ShadowStrategy {
+            mirror_percent: Some(percent),
+            duration: Duration("1h".into()),
+            agreement: None,
+            analysis: None,
+            auto_promotion: None,
+        }),
+        ..StrategySpec::default()
+    })
+}
+
+fn ab_testers(weight: i32) -> Option<StrategySpec> {
+    Some(StrategySpec {
+        ab_test: Some(AbTestStrategy {
+            weight: Some(weight),
+            stickiness: None,
+            matches: vec![RouteMatch {
+                headers: vec![HeaderMatch {
+                    name: "x-tester".into(),
+                    value: "yes".into(),
+                    match_type: HeaderMatchType::Exact,
+                }],
+            }],
+            max_duration: Duration("2h".into()),
+            decision: None,
+            analysis: None,
+            auto_promotion: None,
+        }),
+        ..StrategySpec::default()
+    })
+}
+
+/// Every strategy over every provider that can carry it: at its resting step the live objects
+/// give the candidate what the spec says, and after promotion nothing of the rollout is left.
+#[tokio::test]
+async fn every_strategy_over_every_provider_that_carries_it() {
+    // (strategy, provider, expected (weight, mirror, header rules) at the resting step)
+    let cases: Vec<(&str, TrafficSpec, Option<StrategySpec>, Share)> = vec![
+        (
+            "canary",
+            TrafficSpec::default(),
+            canary(vec![weight(50), pause(None)]),
+            (-1, None, 0),
+        ),
+        (
+            "canary",
+            gateway_traffic(),
+            canary(vec![weight(30), pause(None)]),
+            (30, None, 0),
+        ),
+        (
+            "canary",
+            istio_traffic(),
+            canary(vec![weight(30), pause(None)]),
+            (30, None, 0),
+        ),
+        (
+            "blueGreen",
+            TrafficSpec::default(),
+            blue_green_manual(),
+            (0, None, 0),
+        ),
+        (
+            "blueGreen",
+            gateway_traffic(),
+            blue_green_manual(),
+            (0, None, 0),
+        ),
+        (
+            "blueGreen",
+            istio_traffic(),
+            blue_green_manual(),
+            (0, None, 0),
+        ),
+        (
+            "shadow",
+            gateway_traffic(),
+            shadow_long(25),
+            (0, Some(25), 0),
+        ),
+        ("shadow", istio_traffic(), shadow_long(25), (0, Some(25), 0)),
+        ("abTest", gateway_traffic(), ab_testers(10), (10, None, 1)),
+        ("abTest", istio_traffic(), ab_testers(10), (10, None, 1)),
+    ];
+    let runs = cases
+        .into_iter()
+        .map(|(strategy, traffic, spec, expected)| async move {
+            let provider = traffic.provider;
+            let scenario =
+                Scenario::start(&format!("all-{}", strategy.to_lowercase()), false).await;
+            let models: Api<ModelDeployment> = scenario.api();
+            let services: Api<Service> = scenario.api();
+            let mut md = iris(2, traffic, spec);
+            deploy(&models, &md).await;
+            md.spec.model.version = "1.1.0".into();
+            apply_md(&models, &md).await;
+            let status = until_status(
+                &models,
+                "iris",
+                TIMEOUT,
+                &format!("{strategy} over {provider:?} rests mid-rollout"),
+                |s| s.phase == Some(Phase::Paused) && s.observed_generation == Some(2),
+            )
+            .await;
+            assert_eq!(
+                status.rollout.as_ref().map(|r| r.strategy.as_str()),
+                Some(strategy)
+            );
+            let new = status.candidate_revision.clone().unwrap();
+            until(
+                TIMEOUT,
+                &format!("{strategy} over {provider:?}: the live objects carry the step"),
+                || async {
+                    (live_candidate_share(&scenario, provider).await == expected).then_some(())
+                },
+            )
+            .await;
+            let role = if strategy == "blueGreen" {
+                "iris-preview"
+            } else {
+                "iris-canary"
+            };
+            assert_eq!(
+                selects(&services, role).await.as_deref(),
+                Some(new.as_str()),
+                "{strategy} over {provider:?}"
+            );
+            request(&models, "iris", RequestAction::PromoteFull, TIMEOUT).await;
+            let done = until_ready(&models, "iris").await.status.unwrap();
+            assert_eq!(done.stable_revision.as_deref(), Some(new.as_str()));
+            assert_eq!(
+                live_candidate_share(&scenario, provider).await,
+                (0, None, 0),
+                "{strategy} over {provider:?}"
+            );
+            assert_eq!(
+                selects(&services, role).await,
+                None,
+                "{strategy} over {provider:?}"
+            );
+            scenario.finish().await;
+        });
+    futures::future::join_all(runs).await;
+}
