@@ -7,6 +7,7 @@
 
 pub mod cluster;
 pub mod operator;
+pub mod process;
 pub mod rollout;
 pub mod scenario;
 pub mod wait;

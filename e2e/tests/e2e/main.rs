@@ -5,6 +5,7 @@
 
 mod gate;
 mod history;
+mod kill;
 mod kstatus;
 mod leader;
 mod metrics;

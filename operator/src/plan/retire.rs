@@ -43,8 +43,14 @@ pub(super) fn retire(input: &Input<'_>, decision: &Decision) -> Retirement {
                 .as_ref()
                 .and_then(|t| t.candidate.as_ref())
                 .is_some_and(|c| &c.revision == name);
+        // A revision the recorded status no longer lists was already due for deletion when the
+        // last plan was recorded; the deletion itself did not happen (the operator stopped).
+        let dropped = recorded.is_none()
+            && !input.status.revisions.is_empty()
+            && !input.status.revisions.iter().any(|r| &r.name == name);
         let scale_down_at = match recorded {
             Some(r) => r.scale_down_at.0,
+            None if dropped => input.now,
             None if was_stable => add(input.now, input.spec.scale_down_delay()),
             None if was_candidate => add(input.now, input.spec.abort_scale_down_delay()),
             None => input.now,

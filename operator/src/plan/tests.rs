@@ -702,3 +702,26 @@ fn a_new_strategy_mid_flight_starts_the_candidate_over_and_leaves_no_stale_role(
         Some(super::CandidateRole::Preview)
     );
 }
+
+#[test]
+fn a_kill_between_recording_a_due_scale_down_and_the_deletion_neither_waits_again_nor_announces_twice()
+ {
+    let (mut world, _old, new) = serving_then(canary(vec![weight(50), pause(None)]), "2.0.0");
+    world.settle(5);
+    world.ask(RequestAction::Abort);
+    world.settle(5);
+    world.now += 30;
+    // The plan that deletes the aborted candidate is recorded, then the operator dies.
+    let plan = world.reconcile_killed_after_status();
+    assert_eq!(plan.delete, vec![new.clone()]);
+    world.announce(&plan);
+    let plan = world.reconcile();
+    assert_eq!(
+        plan.delete,
+        vec![new.clone()],
+        "deleted at once, not after a new delay"
+    );
+    assert_eq!(world.count("RevisionScaledDown"), 1);
+    world.settle(5);
+    assert_eq!(world.count("RevisionScaledDown"), 1);
+}
