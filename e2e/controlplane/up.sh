@@ -115,7 +115,7 @@ log "starting kube-apiserver on 127.0.0.1:$API_PORT"
 start kube-apiserver "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --cert-dir="$RUN/pki" --tls-cert-file="$RUN/pki/apiserver.crt" --tls-private-key-file="$RUN/pki/apiserver.key" \
   --client-ca-file="$RUN/pki/ca.crt" --secure-port="$API_PORT" --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
-  --service-cluster-ip-range=10.0.0.0/24 --authorization-mode=Node,RBAC --allow-privileged=true \
+  --service-cluster-ip-range=10.0.0.0/16 --authorization-mode=Node,RBAC --allow-privileged=true \
   --disable-admission-plugins=ServiceAccount \
   --service-account-issuer="https://127.0.0.1:$API_PORT" --service-account-key-file="$RUN/pki/sa.pub" \
   --service-account-signing-key-file="$RUN/pki/sa.key"

@@ -71,6 +71,9 @@ impl Error {
             } => match status.code {
                 400 | 422 => Some("ChildRejected"),
                 401 | 403 => Some("Forbidden"),
+                // The cluster ran out of something (Service IPs: "range is full"); retrying
+                // alone does not help, a person must.
+                500 if status.message.contains("failed to allocate") => Some("AllocationFailed"),
                 _ => None,
             },
             Error::Serialize { .. } | Error::MissingMetadata(_) => Some("ReconcileFailed"),
@@ -87,5 +90,44 @@ impl Error {
             Error::ApiMissing { .. } => "ApiMissing",
             Error::MissingMetadata(_) => "MissingMetadata",
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, message: &str) -> Error {
+        let status: kube::core::Status =
+            serde_json::from_value(serde_json::json!({"code": code, "message": message})).unwrap();
+        Error::Kube {
+            action: "apply",
+            kind: "Service".into(),
+            name: "iris-canary".into(),
+            source: kube::Error::Api(Box::new(status)),
+        }
+    }
+
+    #[test]
+    fn refusals_a_person_must_fix_are_shown_and_passing_faults_are_not() {
+        let full = api_error(
+            500,
+            "Internal error occurred: failed to allocate a serviceIP: range is full",
+        );
+        assert_eq!(full.status_reason(), Some("AllocationFailed"));
+        assert!(full.to_string().contains("range is full"));
+        assert_eq!(
+            api_error(422, "spec.ports: Invalid").status_reason(),
+            Some("ChildRejected")
+        );
+        assert_eq!(
+            api_error(500, "etcdserver: request timed out").status_reason(),
+            None
+        );
+        assert_eq!(
+            api_error(409, "the object has been modified").status_reason(),
+            None
+        );
     }
 }

@@ -382,10 +382,11 @@ pub fn failed(
 }
 
 /// Reasons of a `Degraded` condition that [`failed`] sets when carrying out a plan failed.
-pub const FAILURE_REASONS: [&str; 5] = [
+pub const FAILURE_REASONS: [&str; 6] = [
     "NameConflict",
     "ChildRejected",
     "Forbidden",
+    "AllocationFailed",
     "TrafficApiMissing",
     "ReconcileFailed",
 ];
