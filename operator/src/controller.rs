@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
@@ -19,6 +19,7 @@ use modeldeploy_api::v1alpha1::{ModelDeployment, ModelDeploymentStatus, RolloutR
 use serde_json::json;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use crate::cache::{self, Caches};
 use crate::error::Error;
 use crate::labels::{self, FIELD_MANAGER};
 use crate::metrics::Metrics;
@@ -49,6 +50,11 @@ pub struct Context {
     pub routes: RouteApis,
     /// This replica's name in the events it publishes.
     pub identity: String,
+    /// The watch caches of the children, while the controller runs.
+    caches: std::sync::RwLock<Option<Caches>>,
+    /// A hash of the last status known to be current per ModelDeployment (written or read
+    /// fresh): a cached object with that status is fresh enough to plan from.
+    known_status: Mutex<HashMap<ObjectRef<ModelDeployment>, u64>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -71,6 +77,38 @@ impl Context {
         f(&mut failures)
     }
 
+    fn set_caches(&self, caches: Option<Caches>) {
+        *self
+            .caches
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = caches;
+    }
+
+    fn caches(&self) -> Option<Caches> {
+        self.caches
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records `status` as the current status of `md`.
+    fn know(&self, md: &ModelDeployment, status: Option<&ModelDeploymentStatus>) {
+        let hash = status_hash(status);
+        self.known_status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(ObjectRef::from_obj(md), hash);
+    }
+
+    /// Whether `md` (from the watch cache) carries the status last known to be current.
+    fn is_current(&self, md: &ModelDeployment) -> bool {
+        self.known_status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&ObjectRef::from_obj(md))
+            == Some(&status_hash(md.status.as_ref()))
+    }
+
     pub fn new(
         client: kube::Client,
         metrics: Arc<Metrics>,
@@ -89,6 +127,8 @@ impl Context {
             now: Timestamp::now,
             routes,
             identity: identity.to_owned(),
+            caches: std::sync::RwLock::default(),
+            known_status: Mutex::default(),
         }
     }
 }
@@ -143,39 +183,52 @@ pub async fn run(
 ) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
-    let children = watcher::Config::default().labels(&format!(
-        "{}={}",
-        labels::LABEL_MANAGED_BY,
-        labels::MANAGED_BY
-    ));
     info!(
         namespace = ns.unwrap_or("<all>"),
         gateway_api = ctx.routes.gateway_api,
         istio = ctx.routes.istio,
         "starting the ModelDeployment controller"
     );
+    let (deployments, deployment_events) = cache::cached(scoped::<Deployment>(&client, ns));
+    let (services, service_events) = cache::cached(scoped::<Service>(&client, ns));
+    let (revisions, revision_events) = cache::cached(scoped::<ControllerRevision>(&client, ns));
     let mut controller = Controller::new(
         scoped::<ModelDeployment>(&client, ns),
         watcher::Config::default(),
     )
-    .owns(scoped::<Deployment>(&client, ns), children.clone())
-    .owns(scoped::<Service>(&client, ns), children.clone());
+    .owns_stream(deployment_events)
+    .owns_stream(service_events)
+    .owns_stream(revision_events);
+    let mut http_routes = None;
     if ctx.routes.gateway_api {
-        controller = controller.owns(scoped::<HTTPRoute>(&client, ns), children.clone());
+        let (store, events) = cache::cached(scoped::<HTTPRoute>(&client, ns));
+        http_routes = Some(store);
+        controller = controller.owns_stream(events);
     }
+    let mut virtual_services = None;
     if ctx.routes.istio {
-        controller = controller.owns(scoped::<VirtualService>(&client, ns), children);
+        let (store, events) = cache::cached(scoped::<VirtualService>(&client, ns));
+        virtual_services = Some(store);
+        controller = controller.owns_stream(events);
     }
+    ctx.set_caches(Some(Caches::new(
+        deployments,
+        services,
+        revisions,
+        http_routes,
+        virtual_services,
+    )));
     controller
         .with_config(ControllerConfig::default().concurrency(concurrency))
         .graceful_shutdown_on(stop)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| async move {
             if let Err(error) = result {
                 debug!(%error, "controller event");
             }
         })
         .await;
+    ctx.set_caches(None);
     info!("the ModelDeployment controller stopped");
 }
 
@@ -204,10 +257,17 @@ async fn reconcile(md: Arc<ModelDeployment>, ctx: Arc<Context>) -> Result<Action
     result
 }
 
-/// Plans from a fresh read: the watch cache can lag behind the operator's own last status write,
-/// and planning from that older status would repeat the last transition, with its writes and
-/// events.
+/// Plans from the watch cache when it already shows the last status this operator wrote or read;
+/// else from a fresh read. A cache that lags behind the operator's own last status write would
+/// make it repeat the last transition, with its writes and events.
 async fn read_and_reconcile(cached: &ModelDeployment, ctx: &Context) -> Result<Action, Error> {
+    let Some(caches) = ctx.caches() else {
+        return Ok(Action::await_change());
+    };
+    caches.ready().await;
+    if ctx.is_current(cached) && cached.metadata.deletion_timestamp.is_none() {
+        return reconcile_one(cached, ctx, &caches).await;
+    }
     let namespace = cached
         .namespace()
         .ok_or(Error::MissingMetadata("namespace"))?;
@@ -218,13 +278,30 @@ async fn read_and_reconcile(cached: &ModelDeployment, ctx: &Context) -> Result<A
         .await
         .map_err(|source| Error::kube::<ModelDeployment>("get", &name, source))?;
     match fresh {
-        Some(md) if md.metadata.deletion_timestamp.is_none() => reconcile_one(&md, ctx).await,
+        Some(md) if md.metadata.deletion_timestamp.is_none() => {
+            ctx.know(&md, md.status.as_ref());
+            reconcile_one(&md, ctx, &caches).await
+        }
         // Gone or going: the garbage collector removes the children.
         _ => Ok(Action::await_change()),
     }
 }
 
-async fn reconcile_one(md: &ModelDeployment, ctx: &Context) -> Result<Action, Error> {
+/// A hash of a status, to tell whether two are the same without keeping either.
+fn status_hash(status: Option<&ModelDeploymentStatus>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(&status)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    hasher.finish()
+}
+
+async fn reconcile_one(
+    md: &ModelDeployment,
+    ctx: &Context,
+    caches: &Caches,
+) -> Result<Action, Error> {
     let name = md.name_any();
     let namespace = md.namespace().ok_or(Error::MissingMetadata("namespace"))?;
     let uid = md.uid().ok_or(Error::MissingMetadata("uid"))?;
@@ -257,7 +334,7 @@ async fn reconcile_one(md: &ModelDeployment, ctx: &Context) -> Result<Action, Er
     let status = md.status.clone().unwrap_or_default();
     let now = whole_seconds((ctx.now)());
     let mut recorded = md.status.clone();
-    let advanced = advance(ctx, md, &scope, &status, now, &mut recorded).await;
+    let advanced = advance(ctx, md, &scope, caches, &status, now, &mut recorded).await;
     if let Err(error) = &advanced
         && let Some(reason) = error.status_reason()
     {
@@ -269,10 +346,13 @@ async fn reconcile_one(md: &ModelDeployment, ctx: &Context) -> Result<Action, Er
             &error.to_string(),
             now,
         );
-        if recorded.as_ref() != Some(&failed)
-            && let Err(status_error) = write_status(&ctx.client, &scope.owner, &failed).await
-        {
-            warn!(error = %status_error, "could not record the failure in the status");
+        if recorded.as_ref() != Some(&failed) {
+            match write_status(&ctx.client, &scope.owner, &failed).await {
+                Ok(()) => ctx.know(md, Some(&failed)),
+                Err(status_error) => {
+                    warn!(error = %status_error, "could not record the failure in the status");
+                }
+            }
         }
     }
     advanced
@@ -292,11 +372,17 @@ async fn advance(
     ctx: &Context,
     md: &ModelDeployment,
     scope: &Scope,
+    caches: &Caches,
     status: &ModelDeploymentStatus,
     now: Timestamp,
     recorded: &mut Option<ModelDeploymentStatus>,
 ) -> Result<Action, Error> {
-    let children = observe::children(&scope.apis, &scope.owner.name, &scope.uid).await?;
+    let children = observe::children(
+        caches,
+        &scope.owner.namespace,
+        &scope.owner.name,
+        &scope.uid,
+    );
     let observed = children.observed(md.spec.traffic.provider, &scope.owner, &md.spec);
     let revision = revision_of(&md.spec);
     let request = RolloutRequest::from_annotations(md.annotations());
@@ -314,7 +400,13 @@ async fn advance(
 
     let first = plan::keeping_failure(&plan.status, recorded.as_ref());
     if recorded.as_ref() != Some(&first) {
+        debug!(
+            before = %serde_json::to_string(&recorded).unwrap_or_default(),
+            after = %serde_json::to_string(&first).unwrap_or_default(),
+            "status changes"
+        );
         write_status(&ctx.client, &scope.owner, &first).await?;
+        ctx.know(md, Some(&first));
         *recorded = Some(first.clone());
     }
     // The transition is recorded: announce it now, so that a failure to carry it out (retried
@@ -323,6 +415,7 @@ async fn advance(
     carry_out(&plan, md, scope, &children, &revision).await?;
     if first != plan.status {
         write_status(&ctx.client, &scope.owner, &plan.status).await?;
+        ctx.know(md, Some(&plan.status));
         *recorded = Some(plan.status.clone());
     }
 

@@ -6,6 +6,7 @@
 
 pub mod announce;
 pub mod apply;
+pub mod cache;
 pub mod controller;
 pub mod error;
 pub mod http;

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::Service;
-use kube::api::ListParams;
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
+use crate::cache::{Caches, children_of};
 use crate::error::Error;
 use crate::labels::{self, controlled_by};
 use crate::plan::{Observed, ObservedRevision};
@@ -64,73 +64,47 @@ impl Children {
     }
 }
 
-/// Lists the Deployments and Services labelled as children of `name` and controlled by
-/// `owner_uid`, and the routes named `name` that it controls.
-pub async fn children(apis: &ChildApis, name: &str, owner_uid: &str) -> Result<Children, Error> {
-    let selector = ListParams::default().labels(&labels::children_selector(name));
-    let deployments = apis
-        .deployments
-        .list(&selector)
-        .await
-        .map_err(|source| Error::kube::<Deployment>("list", name, source))?
-        .items
+/// The children of ModelDeployment `name` (controlled by `owner_uid`) in `namespace`, from the
+/// watch caches.
+pub fn children(caches: &Caches, namespace: &str, name: &str, owner_uid: &str) -> Children {
+    let by_revision = |labels: &std::collections::BTreeMap<String, String>| {
+        labels.get(labels::LABEL_REVISION).cloned()
+    };
+    let deployments = children_of(&caches.deployments, namespace, name, owner_uid)
         .into_iter()
-        .filter(|d| controlled_by(d.owner_references(), owner_uid))
-        .filter_map(|d| {
-            let revision = d.labels().get(labels::LABEL_REVISION)?.clone();
-            Some((revision, d))
+        .filter_map(|d| Some((by_revision(d.labels())?, Deployment::clone(&d))))
+        .collect();
+    let templates = children_of(&caches.revisions, namespace, name, owner_uid)
+        .into_iter()
+        .filter_map(|r| Some((by_revision(r.labels())?, ControllerRevision::clone(&r))))
+        .collect();
+    let services = children_of(&caches.services, namespace, name, owner_uid)
+        .into_iter()
+        .map(|s| (s.name_any(), Service::clone(&s)))
+        .collect();
+    let route = |store: Option<&kube::runtime::reflector::Store<HTTPRoute>>| {
+        store.and_then(|store| {
+            children_of(store, namespace, name, owner_uid)
+                .into_iter()
+                .find(|r| r.name_any() == name)
+                .map(|r| HTTPRoute::clone(&r))
         })
-        .collect();
-    let templates = apis
-        .revisions
-        .list(&selector)
-        .await
-        .map_err(|source| Error::kube::<ControllerRevision>("list", name, source))?
-        .items
-        .into_iter()
-        .filter(|r| controlled_by(r.owner_references(), owner_uid))
-        .filter_map(|r| {
-            let revision = r.labels().get(labels::LABEL_REVISION)?.clone();
-            Some((revision, r))
-        })
-        .collect();
-    let services = apis
-        .services
-        .list(&selector)
-        .await
-        .map_err(|source| Error::kube::<Service>("list", name, source))?
-        .items
-        .into_iter()
-        .filter(|s| controlled_by(s.owner_references(), owner_uid))
-        .map(|s| (s.name_any(), s))
-        .collect();
-    Ok(Children {
+    };
+    let virtual_service = caches.virtual_services.as_ref().and_then(|store| {
+        children_of(store, namespace, name, owner_uid)
+            .into_iter()
+            .find(|v| v.name_any() == name)
+            .map(|v| VirtualService::clone(&v))
+    });
+    Children {
         deployments,
         templates,
         routing: LiveRouting {
             services,
-            http_route: owned_by_name(apis.http_routes.as_ref(), name, owner_uid).await?,
-            virtual_service: owned_by_name(apis.virtual_services.as_ref(), name, owner_uid).await?,
+            http_route: route(caches.http_routes.as_ref()),
+            virtual_service,
         },
-    })
-}
-
-/// The object `name`, if the API exists and the object is controlled by `owner_uid`.
-async fn owned_by_name<K>(
-    api: Option<&Api<K>>,
-    name: &str,
-    owner_uid: &str,
-) -> Result<Option<K>, Error>
-where
-    K: Resource + Clone + std::fmt::Debug + DeserializeOwned,
-    K::DynamicType: Default,
-{
-    let Some(api) = api else { return Ok(None) };
-    let found = api
-        .get_opt(name)
-        .await
-        .map_err(|source| Error::kube::<K>("get", name, source))?;
-    Ok(found.filter(|o| controlled_by(o.owner_references(), owner_uid)))
+    }
 }
 
 /// Whether `name` exists without being controlled by `owner_uid`: a name the operator must not

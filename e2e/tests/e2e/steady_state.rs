@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use kube::Api;
-use kube::api::ListParams;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
 use modeldeploy_api::v1alpha1::ModelDeployment;
 use modeldeploy_api::v1alpha1::{
     AbTestStrategy, BlueGreenStrategy, Duration as ApiDuration, Phase, ShadowStrategy,
@@ -13,6 +14,7 @@ use modeldeploy_api::v1alpha1::{
 };
 use modeldeploy_e2e::rollout::until_status;
 use modeldeploy_e2e::{Scenario, sample, until};
+use serde_json::json;
 
 use crate::metrics::scrape;
 use crate::strategies;
@@ -139,15 +141,82 @@ async fn a_steady_state_sends_no_write_requests_for_a_minute() {
     .await;
 
     let metrics = scenario.operator.http_address();
-    let before = writes(&scrape(metrics).await);
+    let first = scrape(metrics).await;
+    let before = writes(&first);
+    let reads_before = reads(&first);
     assert!(before > 0, "the rollout itself wrote children and status");
+    // Changes that are not the operator's business still wake it: each reconcile they cause must
+    // cost nothing either. (A label, not an annotation: the API server counts an annotation
+    // change as a new Deployment generation, which the operator rightly waits to see observed.)
+    let deployments: Api<Deployment> = scenario.api();
+    for deployment in deployments
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+    {
+        let poke = json!({"metadata": {"labels": {"e2e.modeldeploy.io/poked": "yes"}}});
+        deployments
+            .patch(
+                &deployment.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&poke),
+            )
+            .await
+            .unwrap();
+    }
     // The measurement window itself: the claim is about a whole minute of quiet.
     tokio::time::sleep(Duration::from_secs(60)).await;
     let text = scrape(metrics).await;
     let after = writes(&text);
-    assert_eq!(before, after, "writes during 60 s of steady state:\n{text}");
+    assert_eq!(
+        before,
+        after,
+        "writes during 60 s of steady state:\n{}",
+        changed(&first, &text)
+    );
+    assert!(
+        reconciles(&text) > reconciles(&first),
+        "the pokes woke the operator"
+    );
+    // Nor reads: children come from watch caches, and a resync plans from the cached object.
+    assert_eq!(
+        reads_before,
+        reads(&text),
+        "reads during 60 s of steady state:\n{}",
+        changed(&first, &text)
+    );
 
     scenario.finish().await;
+}
+
+fn reconciles(metrics: &str) -> u64 {
+    crate::metrics::sample_sum(
+        metrics,
+        "modeldeploy_reconciles_total",
+        "result=\"success\"",
+    )
+}
+
+/// The request counters that moved between two scrapes.
+fn changed(before: &str, after: &str) -> String {
+    after
+        .lines()
+        .filter(|line| line.starts_with("modeldeploy_kube_requests_total{"))
+        .filter(|line| !before.lines().any(|b| b == *line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads by reconciles: GET and LIST, not the watches that keep the caches.
+fn reads(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("modeldeploy_kube_requests_total{"))
+        .filter(|line| line.contains("verb=\"get\"") || line.contains("verb=\"list\""))
+        .filter(|line| !line.contains("resource=\"leases\""))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Writes by reconciles. Lease renewals are the leader's heartbeat, not reconcile output.
