@@ -1,0 +1,197 @@
+//! Carrying a plan out: the children applied in the order that keeps traffic safe.
+
+use kube::{Api, Resource, ResourceExt};
+use modeldeploy_api::v1alpha1::ModelDeployment;
+use tracing::info;
+
+use crate::apply;
+use crate::error::Error;
+use crate::labels;
+use crate::observe::{self, ChildApis};
+use crate::plan::Plan;
+use crate::render::{self, Owner};
+use crate::revision::PodTemplateRecord;
+use crate::traffic;
+
+/// Where the children of one ModelDeployment live and whom they belong to.
+pub(super) struct Scope {
+    pub owner: Owner,
+    pub uid: String,
+    pub apis: ChildApis,
+}
+
+/// Applies the children in the order that keeps traffic safe: the revisions first, then the
+/// Services and routes, and only then removes what no longer serves.
+pub(super) async fn carry_out(
+    plan: &Plan,
+    md: &ModelDeployment,
+    scope: &Scope,
+    children: &observe::Children,
+    spec_revision: &str,
+) -> Result<(), Error> {
+    let Scope { owner, apis, uid } = scope;
+    // Templates first, so that a revision's pods can always be rebuilt.
+    for entry in &plan.status.history {
+        if children.templates.contains_key(&entry.revision) || entry.revision != spec_revision {
+            continue;
+        }
+        let record = render::template_record(
+            owner,
+            &entry.revision,
+            entry.number,
+            entry.model_version.as_deref().unwrap_or_default(),
+            &PodTemplateRecord::of(&md.spec),
+        );
+        apply::apply(&apis.revisions, &record, None).await?;
+        info!(revision = %entry.revision, number = entry.number, "kept the revision's pod template");
+    }
+    for run in &plan.run {
+        let live = children.deployments.get(&run.revision);
+        let kept = children
+            .templates
+            .get(&run.revision)
+            .and_then(|t| t.data.as_ref())
+            .and_then(|d| serde_json::from_value::<PodTemplateRecord>(d.0.clone()).ok());
+        let desired = if run.revision == spec_revision {
+            render::deployment(owner, &md.spec, &run.revision, run.replicas)
+        } else if let Some(record) = kept {
+            // A revision the spec no longer describes, rendered from its kept template: rebuilt
+            // if it was deleted, rescaled otherwise.
+            render::deployment(
+                owner,
+                &record.applied_to(&md.spec),
+                &run.revision,
+                run.replicas,
+            )
+        } else {
+            // No kept template (made before templates were kept): only the replica count of the
+            // live Deployment can change.
+            match live.filter(|l| l.spec.as_ref().and_then(|s| s.replicas) != Some(run.replicas)) {
+                Some(live) => match render::rescaled(live, run.replicas) {
+                    Some(desired) => desired,
+                    None => continue,
+                },
+                None => continue,
+            }
+        };
+        if live.is_none() {
+            let deployment_name = labels::deployment_name(&owner.name, &run.revision);
+            if observe::taken_by_someone_else(&apis.deployments, &deployment_name, uid).await? {
+                return Err(Error::NotOwned {
+                    kind: "Deployment",
+                    name: deployment_name,
+                });
+            }
+        }
+        if apply::apply(&apis.deployments, &desired, live).await? {
+            info!(revision = %run.revision, replicas = run.replicas, "applied the revision Deployment");
+        }
+    }
+
+    let provider = md.spec.traffic.provider;
+    let routing = traffic::router(provider).render(owner, &md.spec, &plan.traffic);
+    for service in &routing.services {
+        let service_name = service.name_any();
+        let live = children.routing.services.get(&service_name);
+        if live.is_none()
+            && observe::taken_by_someone_else(&apis.services, &service_name, uid).await?
+        {
+            return Err(Error::NotOwned {
+                kind: "Service",
+                name: service_name,
+            });
+        }
+        if apply::apply(&apis.services, service, live).await? {
+            info!(service = %service_name, "applied a Service");
+        }
+    }
+    apply_route(
+        apis.http_routes.as_ref(),
+        routing.http_route.as_ref(),
+        children.routing.http_route.as_ref(),
+        provider,
+        uid,
+    )
+    .await?;
+    apply_route(
+        apis.virtual_services.as_ref(),
+        routing.virtual_service.as_ref(),
+        children.routing.virtual_service.as_ref(),
+        provider,
+        uid,
+    )
+    .await?;
+
+    // What no longer carries traffic goes last.
+    if routing.http_route.is_none()
+        && children.routing.http_route.is_some()
+        && let Some(api) = &apis.http_routes
+    {
+        apply::delete(api, &owner.name).await?;
+        info!("deleted the HTTPRoute of another traffic provider");
+    }
+    if routing.virtual_service.is_none()
+        && children.routing.virtual_service.is_some()
+        && let Some(api) = &apis.virtual_services
+    {
+        apply::delete(api, &owner.name).await?;
+        info!("deleted the VirtualService of another traffic provider");
+    }
+    for stale in children.routing.services.keys().filter(|name| {
+        !routing
+            .services
+            .iter()
+            .any(|s| s.metadata.name.as_ref() == Some(*name))
+    }) {
+        apply::delete(&apis.services, stale).await?;
+        info!(service = %stale, "deleted a Service that no longer routes");
+    }
+    for revision in &plan.delete {
+        apply::delete(
+            &apis.deployments,
+            &labels::deployment_name(&owner.name, revision),
+        )
+        .await?;
+        info!(%revision, "deleted the Deployment of a retired revision");
+    }
+    Ok(())
+}
+
+/// Applies a route the provider wants; refuses to take over a same-named route of someone else.
+async fn apply_route<K>(
+    api: Option<&Api<K>>,
+    desired: Option<&K>,
+    live: Option<&K>,
+    provider: modeldeploy_api::v1alpha1::TrafficProvider,
+    uid: &str,
+) -> Result<(), Error>
+where
+    K: Resource + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+    K::DynamicType: Default,
+{
+    let Some(desired) = desired else {
+        return Ok(());
+    };
+    let kind = K::kind(&K::DynamicType::default()).into_owned();
+    let Some(api) = api else {
+        return Err(Error::ApiMissing {
+            kind,
+            provider: format!("{provider:?}"),
+        });
+    };
+    let name = desired.name_any();
+    if live.is_none() && observe::taken_by_someone_else(api, &name, uid).await? {
+        return Err(Error::NotOwned {
+            kind: if kind == "HTTPRoute" {
+                "HTTPRoute"
+            } else {
+                "VirtualService"
+            },
+            name,
+        });
+    }
+    if apply::apply(api, desired, live).await? {
+        info!(%kind, %name, "applied the route");
+    }
+    Ok(())
+}

@@ -1,0 +1,327 @@
+//! The imperative shell: observe the children, plan, record the status, carry the plan out,
+//! publish events.
+
+mod carry_out;
+mod context;
+mod report;
+mod route_apis;
+
+use carry_out::{Scope, carry_out};
+pub use context::Context;
+use report::{publish, write_status};
+pub use route_apis::RouteApis;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+use k8s_openapi::api::core::v1::Service;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Resource, ResourceExt};
+use modeldeploy_api::v1alpha1::{ModelDeployment, ModelDeploymentStatus, RolloutRequest};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::cache::{self, Caches};
+use crate::error::Error;
+use crate::observe;
+use crate::observe::ChildApis;
+use crate::plan::{self, Input};
+use crate::render::Owner;
+use crate::revision::revision_of;
+use crate::traffic::{HTTPRoute, VirtualService};
+
+/// Reconcile again after this long even when nothing changes, to catch missed events.
+const RESYNC: Duration = Duration::from_secs(300);
+/// Wait before retrying a reconcile that failed.
+const RETRY: Duration = Duration::from_secs(10);
+/// The longest wait between retries of a ModelDeployment that keeps failing.
+const RETRY_MAX: Duration = Duration::from_secs(300);
+/// Runs the controller until `stop` completes; reconciles in flight finish first.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    concurrency: u16,
+    stop: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = ctx.client.clone();
+    let ns = namespace.as_deref();
+    info!(
+        namespace = ns.unwrap_or("<all>"),
+        gateway_api = ctx.routes.gateway_api,
+        istio = ctx.routes.istio,
+        "starting the ModelDeployment controller"
+    );
+    let (deployments, deployment_events) = cache::cached(scoped::<Deployment>(&client, ns));
+    let (services, service_events) = cache::cached(scoped::<Service>(&client, ns));
+    let (revisions, revision_events) = cache::cached(scoped::<ControllerRevision>(&client, ns));
+    let mut controller = Controller::new(
+        scoped::<ModelDeployment>(&client, ns),
+        watcher::Config::default(),
+    )
+    .owns_stream(deployment_events)
+    .owns_stream(service_events)
+    .owns_stream(revision_events);
+    let mut http_routes = None;
+    if ctx.routes.gateway_api {
+        let (store, events) = cache::cached(scoped::<HTTPRoute>(&client, ns));
+        http_routes = Some(store);
+        controller = controller.owns_stream(events);
+    }
+    let mut virtual_services = None;
+    if ctx.routes.istio {
+        let (store, events) = cache::cached(scoped::<VirtualService>(&client, ns));
+        virtual_services = Some(store);
+        controller = controller.owns_stream(events);
+    }
+    ctx.set_caches(Some(Caches::new(
+        deployments,
+        services,
+        revisions,
+        http_routes,
+        virtual_services,
+    )));
+    controller
+        .with_config(ControllerConfig::default().concurrency(concurrency))
+        .graceful_shutdown_on(stop)
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                debug!(%error, "controller event");
+            }
+        })
+        .await;
+    ctx.set_caches(None);
+    info!("the ModelDeployment controller stopped");
+}
+
+fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+async fn reconcile(md: Arc<ModelDeployment>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let span = info_span!("reconcile", modeldeployment = %ObjectRef::from_obj(md.as_ref()));
+    let started = Instant::now();
+    let result = read_and_reconcile(&md, &ctx).instrument(span).await;
+    if result.is_ok() {
+        ctx.failures_of(|failures| failures.remove(&ObjectRef::from_obj(md.as_ref())));
+    }
+    ctx.metrics.reconciled(
+        started.elapsed(),
+        result.as_ref().err().map(Error::category),
+    );
+    result
+}
+
+/// Plans from the watch cache when it already shows the last status this operator wrote or read;
+/// else from a fresh read. A cache that lags behind the operator's own last status write would
+/// make it repeat the last transition, with its writes and events.
+async fn read_and_reconcile(cached: &ModelDeployment, ctx: &Context) -> Result<Action, Error> {
+    let Some(caches) = ctx.caches() else {
+        return Ok(Action::await_change());
+    };
+    caches.ready().await;
+    if ctx.is_current(cached) && cached.metadata.deletion_timestamp.is_none() {
+        return reconcile_one(cached, ctx, &caches).await;
+    }
+    let namespace = cached
+        .namespace()
+        .ok_or(Error::MissingMetadata("namespace"))?;
+    let name = cached.name_any();
+    let api = Api::<ModelDeployment>::namespaced(ctx.client.clone(), &namespace);
+    let fresh = api
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::kube::<ModelDeployment>("get", &name, source))?;
+    match fresh {
+        Some(md) if md.metadata.deletion_timestamp.is_none() => {
+            ctx.know(&md, md.status.as_ref());
+            reconcile_one(&md, ctx, &caches).await
+        }
+        // Gone or going: the garbage collector removes the children.
+        _ => Ok(Action::await_change()),
+    }
+}
+
+async fn reconcile_one(
+    md: &ModelDeployment,
+    ctx: &Context,
+    caches: &Caches,
+) -> Result<Action, Error> {
+    let name = md.name_any();
+    let namespace = md.namespace().ok_or(Error::MissingMetadata("namespace"))?;
+    let uid = md.uid().ok_or(Error::MissingMetadata("uid"))?;
+    let owner = Owner {
+        name: name.clone(),
+        namespace: namespace.clone(),
+        reference: md
+            .controller_owner_ref(&())
+            .ok_or(Error::MissingMetadata("uid"))?,
+    };
+    let client = ctx.client.clone();
+    let scope = Scope {
+        uid,
+        apis: ChildApis {
+            deployments: Api::namespaced(client.clone(), &namespace),
+            revisions: Api::namespaced(client.clone(), &namespace),
+            services: Api::namespaced(client.clone(), &namespace),
+            http_routes: ctx
+                .routes
+                .gateway_api
+                .then(|| Api::namespaced(client.clone(), &namespace)),
+            virtual_services: ctx
+                .routes
+                .istio
+                .then(|| Api::namespaced(client, &namespace)),
+        },
+        owner,
+    };
+
+    let status = md.status.clone().unwrap_or_default();
+    let now = whole_seconds((ctx.now)());
+    let mut recorded = md.status.clone();
+    let advanced = advance(ctx, md, &scope, caches, &status, now, &mut recorded).await;
+    if let Err(error) = &advanced
+        && let Some(reason) = error.status_reason()
+    {
+        let base = recorded.clone().unwrap_or_default();
+        let failed = plan::failed(
+            &base,
+            md.metadata.generation,
+            reason,
+            &error.to_string(),
+            now,
+        );
+        if recorded.as_ref() != Some(&failed) {
+            match write_status(&ctx.client, &scope.owner, &failed).await {
+                Ok(()) => ctx.know(md, Some(&failed)),
+                Err(status_error) => {
+                    warn!(error = %status_error, "could not record the failure in the status");
+                }
+            }
+        }
+    }
+    advanced
+}
+
+/// Observe, plan, record, carry out: one step of the rollout. The next status is recorded before
+/// its effects are applied, so that a transition is never repeated; a step's effects are checked
+/// in the cluster before the next transition, so that none is skipped.
+async fn advance(
+    ctx: &Context,
+    md: &ModelDeployment,
+    scope: &Scope,
+    caches: &Caches,
+    status: &ModelDeploymentStatus,
+    now: Timestamp,
+    recorded: &mut Option<ModelDeploymentStatus>,
+) -> Result<Action, Error> {
+    let children = observe::children(
+        caches,
+        &scope.owner.namespace,
+        &scope.owner.name,
+        &scope.uid,
+    );
+    let observed = children.observed(md.spec.traffic.provider, &scope.owner, &md.spec);
+    let revision = revision_of(&md.spec);
+    let request = RolloutRequest::from_annotations(md.annotations());
+    let plan = plan::plan(Input {
+        name: &scope.owner.name,
+        spec: &md.spec,
+        generation: md.metadata.generation,
+        status,
+        revision: &revision,
+        version: &md.spec.model.version,
+        observed: &observed,
+        request: request.as_ref(),
+        now,
+    });
+
+    let first = plan::keeping_failure(&plan.status, recorded.as_ref());
+    if recorded.as_ref() != Some(&first) {
+        debug!(
+            before = %serde_json::to_string(&recorded).unwrap_or_default(),
+            after = %serde_json::to_string(&first).unwrap_or_default(),
+            "status changes"
+        );
+        write_status(&ctx.client, &scope.owner, &first).await?;
+        ctx.know(md, Some(&first));
+        *recorded = Some(first.clone());
+    }
+    // The transition is recorded: announce it now, so that a failure to carry it out (retried
+    // until it succeeds) does not lose its events.
+    publish(ctx, md, &plan).await;
+    carry_out(&plan, md, scope, &children, &revision).await?;
+    if first != plan.status {
+        write_status(&ctx.client, &scope.owner, &plan.status).await?;
+        ctx.know(md, Some(&plan.status));
+        *recorded = Some(plan.status.clone());
+    }
+
+    let requeue = plan
+        .requeue_after
+        .map_or(RESYNC, |after| (after + Duration::from_secs(1)).min(RESYNC));
+    Ok(Action::requeue(requeue))
+}
+
+fn error_policy(md: Arc<ModelDeployment>, error: &Error, ctx: Arc<Context>) -> Action {
+    warn!(modeldeployment = %ObjectRef::from_obj(md.as_ref()), %error, "reconcile failed");
+    let attempt = ctx.failures_of(|failures| {
+        let count = failures
+            .entry(ObjectRef::from_obj(md.as_ref()))
+            .or_insert(0);
+        *count = count.saturating_add(1);
+        Some(*count)
+    });
+    let event = Event {
+        type_: EventType::Warning,
+        reason: format!("Reconcile{}", error.category()),
+        note: Some(error.to_string()),
+        action: "Reconcile".to_owned(),
+        secondary: None,
+    };
+    let reference = md.object_ref(&());
+    tokio::spawn(async move {
+        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+            warn!(%error, "could not publish an event");
+        }
+    });
+    Action::requeue(retry_delay(attempt.unwrap_or(1)))
+}
+
+/// 10 s after the first failure, doubling up to five minutes: a fault that needs a person does
+/// not flood the API server or the events, and a passing fault is retried soon.
+fn retry_delay(attempt: u32) -> Duration {
+    let doublings = attempt.saturating_sub(1).min(16);
+    RETRY.saturating_mul(1 << doublings).min(RETRY_MAX)
+}
+
+fn whole_seconds(at: Timestamp) -> Timestamp {
+    Timestamp::from_second(at.as_second()).unwrap_or(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_from_ten_seconds_to_five_minutes() {
+        let delays: Vec<u64> = (1..=8)
+            .map(|attempt| retry_delay(attempt).as_secs())
+            .collect();
+        assert_eq!(delays, [10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(retry_delay(u32::MAX), RETRY_MAX);
+    }
+}

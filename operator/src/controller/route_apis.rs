@@ -1,0 +1,47 @@
+//! Which routing APIs the cluster serves.
+
+use kube::{Api, Resource};
+use tracing::info;
+
+use crate::traffic::{HTTPRoute, VirtualService};
+
+/// Which optional APIs the cluster serves; their objects are written and watched only then.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RouteApis {
+    pub gateway_api: bool,
+    pub istio: bool,
+}
+
+impl RouteApis {
+    /// Asks the API server whether the Gateway API HTTPRoute and the Istio VirtualService exist.
+    pub async fn discover(client: &kube::Client, namespace: Option<&str>) -> RouteApis {
+        async fn serves<K>(client: &kube::Client, namespace: Option<&str>) -> bool
+        where
+            K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+                + Clone
+                + std::fmt::Debug
+                + serde::de::DeserializeOwned,
+            K::DynamicType: Default,
+        {
+            let api: Api<K> = match namespace {
+                Some(ns) => Api::namespaced(client.clone(), ns),
+                None => Api::all(client.clone()),
+            };
+            match api
+                .list_metadata(&kube::api::ListParams::default().limit(1))
+                .await
+            {
+                Ok(_) => true,
+                Err(error) => {
+                    let kind = K::kind(&K::DynamicType::default()).into_owned();
+                    info!(%kind, %error, "not watching this kind: its API is not served or not allowed");
+                    false
+                }
+            }
+        }
+        RouteApis {
+            gateway_api: serves::<HTTPRoute>(client, namespace).await,
+            istio: serves::<VirtualService>(client, namespace).await,
+        }
+    }
+}
