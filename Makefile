@@ -56,7 +56,7 @@ e2e: ## End-to-end tests against a fresh local control plane
 	e2e/controlplane/run.sh -- $(CARGO) test --locked -p modeldeploy-e2e -- --test-threads=8
 
 bench: ## Time from an abort request to traffic back on stable, per provider, on a fresh local control plane
-	RUST_LOG=$${RUST_LOG:-error} e2e/controlplane/run.sh -- $(CARGO) run --quiet --locked -p modeldeploy-bench --bin abort-latency
+	RUST_LOG=$${RUST_LOG:-error} CONTROLPLANE_RUN=$(CURDIR)/.run/bench e2e/controlplane/run.sh -- $(CARGO) run --quiet --locked -p modeldeploy-bench --bin abort-latency
 
 controlplane: ## Build (or reuse) the local control-plane binaries
 	e2e/controlplane/build.sh

@@ -3,7 +3,7 @@
 # whatever way the command ends: e2e/controlplane/run.sh -- cargo test -p modeldeploy-e2e
 set -euo pipefail
 DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-RUN=$(cd "$DIR/../.." && pwd)/.run/controlplane
+RUN=${CONTROLPLANE_RUN:-$(cd "$DIR/../.." && pwd)/.run/controlplane}
 [ "${1:-}" = "--" ] && shift
 [ $# -gt 0 ] || { echo "usage: $0 -- COMMAND..." >&2; exit 2; }
 trap '"$DIR/down.sh" "$RUN"' EXIT

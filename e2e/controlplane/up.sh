@@ -23,7 +23,7 @@ RUN=$(cd "$RUN" && pwd)
 
 # A run left behind by a crash is stopped before a new one starts.
 "$CONTROLPLANE_DIR/down.sh" "$RUN" >/dev/null 2>&1 || true
-rm -rf "$RUN/etcd" "$RUN/pki" "$RUN"/*.log "$RUN/pids"
+rm -rf "$RUN/etcd" "$RUN/pki" "$RUN"/*.log "$RUN/pids" "$RUN/owner"
 mkdir -p "$RUN/pki"
 
 t0=$SECONDS
@@ -194,7 +194,9 @@ ENV
 
 if [ -n "$OWNER" ]; then
   # Stops the control plane when its owner exits, even if the owner is killed outright.
-  setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; exec "$2" "$3"' _ "$OWNER" "$CONTROLPLANE_DIR/down.sh" "$RUN" \
+  # Only while the control plane in RUN is still this owner's: a later run may reuse RUN.
+  echo "$OWNER" > "$RUN/owner"
+  setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; [ "$(cat "$3/owner" 2>/dev/null)" = "$1" ] && exec "$2" "$3"' _ "$OWNER" "$CONTROLPLANE_DIR/down.sh" "$RUN" \
     >/dev/null 2>&1 < /dev/null &
 fi
 log "control plane ready in $((SECONDS - t0))s: export KUBECONFIG=$KC"

@@ -554,7 +554,48 @@ async fn a_new_spec_or_provider_mid_rollout_leaves_nothing_stale() {
         },
     )
     .await;
-    request(&models, "iris", RequestAction::PromoteFull, TIMEOUT).await;
+
+    // A new strategy mid-flight: the same candidate starts over as a blue/green preview; the
+    // canary's Service and weight go.
+    md.spec.strategy = Some(StrategySpec {
+        blue_green: Some(BlueGreenStrategy {
+            auto_promotion: Some(false),
+            ..BlueGreenStrategy::default()
+        }),
+        ..StrategySpec::default()
+    });
+    apply_md(&models, &md).await;
+    until(
+        TIMEOUT,
+        "the preview replaces the canary, with no traffic",
+        || async {
+            let preview = selects(&services, "iris-preview").await;
+            let canary_gone = selects(&services, "iris-canary").await.is_none();
+            let no_weight = vss.get_opt("iris").await.unwrap().is_some_and(|vs| {
+                vs.spec.http.last().is_some_and(|h| {
+                    h.route.iter().all(|r| {
+                        r.destination.host.starts_with("iris-stable.") || r.weight == Some(0)
+                    })
+                })
+            });
+            (preview.as_deref() == Some(second.as_str()) && canary_gone && no_weight).then_some(())
+        },
+    )
+    .await;
+    until_status(
+        &models,
+        "iris",
+        TIMEOUT,
+        "the preview waits for promotion",
+        |s| {
+            s.rollout.as_ref().is_some_and(|r| {
+                r.strategy == "blueGreen"
+                    && r.pause.as_ref().map(|p| p.reason) == Some(PauseReason::AwaitingPromotion)
+            })
+        },
+    )
+    .await;
+    request(&models, "iris", RequestAction::Promote, TIMEOUT).await;
     let done = until_ready(&models, "iris").await.status.unwrap();
     assert_eq!(done.stable_revision.as_deref(), Some(second.as_str()));
     let mut left: Vec<String> = services
