@@ -416,17 +416,7 @@ async fn shadow_over_gateway_api_mirrors_then_leaves_no_mirror_on_the_live_route
     let scenario = Scenario::start("shadow-gw", false).await;
     let models: Api<ModelDeployment> = scenario.api();
     let routes: Api<HTTPRoute> = scenario.api();
-    let strategy = Some(StrategySpec {
-        shadow: Some(ShadowStrategy {
-            mirror_percent: Some(40),
-            duration: Duration("30m".into()),
-            agreement: None,
-            analysis: None,
-            auto_promotion: None,
-        }),
-        ..StrategySpec::default()
-    });
-    let mut md = iris(2, gateway_traffic(), strategy);
+    let mut md = iris(2, gateway_traffic(), shadow_long(40));
     deploy(&models, &md).await;
     md.spec.model.version = "1.1.0".into();
     apply_md(&models, &md).await;

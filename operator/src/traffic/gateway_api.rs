@@ -3,15 +3,13 @@
 //! filter for shadow, and session persistence for sticky splits. The gateway splits what enters
 //! through it; the Service `<name>` selects the stable revision for clients inside the cluster.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use modeldeploy_api::v1alpha1::{HeaderMatchType, ModelDeploymentSpec};
 
 use super::routes::{
     BackendObjectRef, HTTPRoute, HttpBackendRef, HttpHeaderMatch, HttpRouteFilter, HttpRouteMatch,
     HttpRouteRule, HttpRouteSpec, RequestMirror, SessionPersistence,
 };
-use super::{Routing, TrafficRouter, plan_annotation, services};
-use crate::labels;
+use super::{Routing, TrafficRouter, route_metadata, services};
 use crate::plan::TrafficPlan;
 use crate::render::Owner;
 
@@ -103,14 +101,7 @@ impl TrafficRouter for GatewayApi {
 
         let settings = spec.traffic.gateway_api.as_ref();
         let route = HTTPRoute {
-            metadata: ObjectMeta {
-                name: Some(owner.name.clone()),
-                namespace: Some(owner.namespace.clone()),
-                labels: Some(labels::common(&owner.name, "route")),
-                annotations: Some(plan_annotation(plan)),
-                owner_references: Some(vec![owner.reference.clone()]),
-                ..ObjectMeta::default()
-            },
+            metadata: route_metadata(owner, plan),
             spec: HttpRouteSpec {
                 parent_refs: settings.map(|g| g.parent_refs.clone()).unwrap_or_default(),
                 hostnames: settings.map(|g| g.hostnames.clone()).unwrap_or_default(),

@@ -5,15 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use modeldeploy_api::v1alpha1::{HeaderMatchType, ModelDeploymentSpec};
 
 use super::routes::{
     IstioDestination, IstioHttpMatch, IstioHttpRoute, IstioPercent, IstioPort,
     IstioRouteDestination, IstioStringMatch, VirtualService, VirtualServiceSpec,
 };
-use super::{Routing, TrafficRouter, plan_annotation, services};
-use crate::labels;
+use super::{Routing, TrafficRouter, route_metadata, services};
 use crate::plan::TrafficPlan;
 use crate::render::Owner;
 
@@ -106,14 +104,7 @@ impl TrafficRouter for Istio {
             gateways.push("mesh".to_owned());
         }
         let vs = VirtualService {
-            metadata: ObjectMeta {
-                name: Some(owner.name.clone()),
-                namespace: Some(owner.namespace.clone()),
-                labels: Some(labels::common(&owner.name, "route")),
-                annotations: Some(plan_annotation(plan)),
-                owner_references: Some(vec![owner.reference.clone()]),
-                ..ObjectMeta::default()
-            },
+            metadata: route_metadata(owner, plan),
             spec: VirtualServiceSpec {
                 hosts,
                 gateways,

@@ -14,6 +14,7 @@ mod services;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use modeldeploy_api::v1alpha1::{ModelDeploymentSpec, TrafficProvider, TrafficTarget};
 
 use crate::apply::holds;
@@ -121,6 +122,18 @@ pub fn carried(
         (None, _) => true,
     };
     (services_hold && route_holds && vs_holds).then_some(plan)
+}
+
+/// The metadata of the route `<name>` that carries `plan`.
+fn route_metadata(owner: &Owner, plan: &TrafficPlan) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(owner.name.clone()),
+        namespace: Some(owner.namespace.clone()),
+        labels: Some(crate::labels::common(&owner.name, "route")),
+        annotations: Some(plan_annotation(plan)),
+        owner_references: Some(vec![owner.reference.clone()]),
+        ..Default::default()
+    }
 }
 
 /// The plan as the annotation value that records it.
