@@ -24,7 +24,7 @@ pub enum Error {
     #[error(
         "{kind} {name} already exists and is not owned by this ModelDeployment; rename the ModelDeployment or remove the {kind}"
     )]
-    NotOwned { kind: &'static str, name: String },
+    NotOwned { kind: String, name: String },
 
     #[error(
         "traffic.provider {provider} needs the {kind} API, which this cluster does not serve (or the operator may not use); install its CRDs, or choose another traffic.provider"
@@ -57,6 +57,16 @@ impl Error {
             source,
         }
     }
+
+    /// Every reason [`Error::status_reason`] gives.
+    pub const STATUS_REASONS: [&'static str; 6] = [
+        "NameConflict",
+        "TrafficApiMissing",
+        "ChildRejected",
+        "Forbidden",
+        "AllocationFailed",
+        "ReconcileFailed",
+    ];
 
     /// The reason of the `Degraded` condition this error sets, for errors that need a person to
     /// fix the manifest or the cluster. Transient errors (the API server busy or briefly away, a

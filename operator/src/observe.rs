@@ -107,13 +107,9 @@ pub fn children(caches: &Caches, namespace: &str, name: &str, owner_uid: &str) -
     }
 }
 
-/// Whether `name` exists without being controlled by `owner_uid`: a name the operator must not
-/// take over.
-pub async fn taken_by_someone_else<K>(
-    api: &Api<K>,
-    name: &str,
-    owner_uid: &str,
-) -> Result<bool, Error>
+/// Fails with [`Error::NotOwned`] when `name` exists without being controlled by `owner_uid`:
+/// a name the operator must not take over.
+pub async fn ensure_not_taken<K>(api: &Api<K>, name: &str, owner_uid: &str) -> Result<(), Error>
 where
     K: Resource + Clone + std::fmt::Debug + DeserializeOwned,
     K::DynamicType: Default,
@@ -122,7 +118,15 @@ where
         .get_opt(name)
         .await
         .map_err(|source| Error::kube::<K>("get", name, source))?;
-    Ok(found.is_some_and(|o| !controlled_by(o.owner_references(), owner_uid)))
+    match found {
+        Some(other) if !controlled_by(other.owner_references(), owner_uid) => {
+            Err(Error::NotOwned {
+                kind: K::kind(&K::DynamicType::default()).into_owned(),
+                name: name.to_owned(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 fn observed_revision(deployment: &Deployment) -> ObservedRevision {

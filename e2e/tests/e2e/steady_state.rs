@@ -8,10 +8,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use modeldeploy_api::v1alpha1::ModelDeployment;
-use modeldeploy_api::v1alpha1::{
-    AbTestStrategy, BlueGreenStrategy, Duration as ApiDuration, Phase, ShadowStrategy,
-    StrategySpec, TrafficSpec,
-};
+use modeldeploy_api::v1alpha1::{Phase, TrafficSpec};
 use modeldeploy_e2e::rollout::until_status;
 use modeldeploy_e2e::{Scenario, sample, until};
 use serde_json::json;
@@ -21,44 +18,6 @@ use crate::strategies;
 use crate::{apply_md, until_ready};
 
 const WRITE_VERBS: [&str; 4] = ["create", "update", "patch", "delete"];
-
-fn blue_green() -> Option<StrategySpec> {
-    Some(StrategySpec {
-        blue_green: Some(BlueGreenStrategy {
-            auto_promotion: Some(false),
-            ..BlueGreenStrategy::default()
-        }),
-        ..StrategySpec::default()
-    })
-}
-
-fn shadow() -> Option<StrategySpec> {
-    Some(StrategySpec {
-        shadow: Some(ShadowStrategy {
-            mirror_percent: Some(50),
-            duration: ApiDuration("1h".into()),
-            agreement: None,
-            analysis: None,
-            auto_promotion: None,
-        }),
-        ..StrategySpec::default()
-    })
-}
-
-fn ab_test() -> Option<StrategySpec> {
-    Some(StrategySpec {
-        ab_test: Some(AbTestStrategy {
-            weight: Some(30),
-            stickiness: None,
-            matches: vec![],
-            max_duration: ApiDuration("2h".into()),
-            decision: None,
-            analysis: None,
-            auto_promotion: None,
-        }),
-        ..StrategySpec::default()
-    })
-}
 
 /// Settled, and paused in the middle of a rollout of every strategy: no writes either way.
 #[tokio::test]
@@ -84,9 +43,21 @@ async fn a_steady_state_sends_no_write_requests_for_a_minute() {
             strategies::gateway_traffic(),
             strategies::canary(vec![strategies::weight(20), strategies::pause(None)]),
         ),
-        ("bluegreen", TrafficSpec::default(), blue_green()),
-        ("shadow", strategies::istio_traffic(), shadow()),
-        ("abtest", strategies::gateway_traffic(), ab_test()),
+        (
+            "bluegreen",
+            TrafficSpec::default(),
+            strategies::blue_green_manual(),
+        ),
+        (
+            "shadow",
+            strategies::istio_traffic(),
+            strategies::shadow_long(50),
+        ),
+        (
+            "abtest",
+            strategies::gateway_traffic(),
+            strategies::ab_testers(30),
+        ),
     ];
     for (name, traffic, strategy) in &paused {
         let mut md = strategies::iris(2, traffic.clone(), strategy.clone());

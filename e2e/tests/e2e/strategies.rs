@@ -699,7 +699,7 @@ async fn live_candidate_share(scenario: &Scenario, provider: TrafficProvider) ->
     }
 }
 
-fn blue_green_manual() -> Option<StrategySpec> {
+pub fn blue_green_manual() -> Option<StrategySpec> {
     Some(StrategySpec {
         blue_green: Some(BlueGreenStrategy {
             auto_promotion: Some(false),
@@ -709,7 +709,7 @@ fn blue_green_manual() -> Option<StrategySpec> {
     })
 }
 
-fn shadow_long(percent: i32) -> Option<StrategySpec> {
+pub fn shadow_long(percent: i32) -> Option<StrategySpec> {
     Some(StrategySpec {
         shadow: Some(ShadowStrategy {
             mirror_percent: Some(percent),
@@ -722,7 +722,7 @@ fn shadow_long(percent: i32) -> Option<StrategySpec> {
     })
 }
 
-fn ab_testers(weight: i32) -> Option<StrategySpec> {
+pub fn ab_testers(weight: i32) -> Option<StrategySpec> {
     Some(StrategySpec {
         ab_test: Some(AbTestStrategy {
             weight: Some(weight),

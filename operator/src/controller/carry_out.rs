@@ -76,12 +76,7 @@ pub(super) async fn carry_out(
         };
         if live.is_none() {
             let deployment_name = labels::deployment_name(&owner.name, &run.revision);
-            if observe::taken_by_someone_else(&apis.deployments, &deployment_name, uid).await? {
-                return Err(Error::NotOwned {
-                    kind: "Deployment",
-                    name: deployment_name,
-                });
-            }
+            observe::ensure_not_taken(&apis.deployments, &deployment_name, uid).await?;
         }
         if apply::apply(&apis.deployments, &desired, live).await? {
             info!(revision = %run.revision, replicas = run.replicas, "applied the revision Deployment");
@@ -93,13 +88,8 @@ pub(super) async fn carry_out(
     for service in &routing.services {
         let service_name = service.name_any();
         let live = children.routing.services.get(&service_name);
-        if live.is_none()
-            && observe::taken_by_someone_else(&apis.services, &service_name, uid).await?
-        {
-            return Err(Error::NotOwned {
-                kind: "Service",
-                name: service_name,
-            });
+        if live.is_none() {
+            observe::ensure_not_taken(&apis.services, &service_name, uid).await?;
         }
         if apply::apply(&apis.services, service, live).await? {
             info!(service = %service_name, "applied a Service");
@@ -180,15 +170,8 @@ where
         });
     };
     let name = desired.name_any();
-    if live.is_none() && observe::taken_by_someone_else(api, &name, uid).await? {
-        return Err(Error::NotOwned {
-            kind: if kind == "HTTPRoute" {
-                "HTTPRoute"
-            } else {
-                "VirtualService"
-            },
-            name,
-        });
+    if live.is_none() {
+        observe::ensure_not_taken(api, &name, uid).await?;
     }
     if apply::apply(api, desired, live).await? {
         info!(%kind, %name, "applied the route");

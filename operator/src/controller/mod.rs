@@ -249,7 +249,7 @@ async fn advance(
         now,
     });
 
-    let first = plan::keeping_failure(&plan.status, recorded.as_ref());
+    let first = plan::keeping_failure(&plan.status, recorded.as_ref(), &Error::STATUS_REASONS);
     if recorded.as_ref() != Some(&first) {
         debug!(
             before = %serde_json::to_string(&recorded).unwrap_or_default(),

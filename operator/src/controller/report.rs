@@ -1,6 +1,5 @@
 //! Recording: the status subresource and the events of a plan.
 
-use jiff::Timestamp;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Resource, ResourceExt};
@@ -52,13 +51,8 @@ pub(super) async fn publish(ctx: &Context, md: &ModelDeployment, plan: &Plan) {
             name: Some(labels::deployment_name(&md.name_any(), &planned.revision)),
             ..ObjectReference::default()
         };
-        let event = announce::rollout_event(
-            planned,
-            &reference,
-            related,
-            &ctx.identity,
-            Timestamp::now(),
-        );
+        let event =
+            announce::rollout_event(planned, &reference, related, &ctx.identity, (ctx.now)());
         let events: Api<k8s_openapi::api::events::v1::Event> =
             Api::namespaced(ctx.client.clone(), &md.namespace().unwrap_or_default());
         if let Err(error) = events.create(&PostParams::default(), &event).await {

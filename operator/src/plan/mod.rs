@@ -245,28 +245,7 @@ fn undone_status(
     if !settled {
         return status;
     }
-    let wanted = [
-        conditions::Wanted::new(CONDITION_READY, false, "UndoInEffect", message.clone()),
-        conditions::Wanted::new(
-            CONDITION_PROGRESSING,
-            false,
-            "UndoInEffect",
-            message.clone(),
-        ),
-        conditions::Wanted::new(CONDITION_DEGRADED, false, "AsExpected", ""),
-        conditions::Wanted::new(CONDITION_RECONCILING, false, "UndoInEffect", ""),
-        conditions::Wanted::new(CONDITION_STALLED, true, "UndoInEffect", message.clone()),
-    ];
-    ModelDeploymentStatus {
-        conditions: conditions::merge(
-            &input.status.conditions,
-            &wanted,
-            input.generation,
-            input.now,
-        ),
-        message: Some(message),
-        ..status
-    }
+    stalled(input, status, "UndoInEffect", message, false)
 }
 
 /// Why the provider cannot carry some step of the strategy, if it cannot.
@@ -292,11 +271,6 @@ fn blocked_by_provider(input: &Input<'_>, steps: &steps::Steps) -> Option<String
         .find_map(|plan| crate::traffic::unsupported(provider, &plan))
 }
 
-/// Whether the spec's traffic provider can carry `plan`.
-pub fn traffic_supported(spec: &ModelDeploymentSpec, plan: &TrafficPlan) -> bool {
-    crate::traffic::unsupported(spec.traffic.provider, plan).is_none()
-}
-
 /// The stable revision keeps serving because the traffic provider cannot do what the strategy
 /// asks; the status says which provider can.
 fn blocked_status(
@@ -309,35 +283,35 @@ fn blocked_status(
         status.stable_revision.as_deref().unwrap_or_default(),
         input.revision
     );
+    stalled(input, status, "TrafficNotSupported", message, true)
+}
+
+/// `status` waiting for a spec change for `reason`: not Ready, not progressing, stalled, and
+/// `Degraded` when `degraded`.
+fn stalled(
+    input: &Input<'_>,
+    status: ModelDeploymentStatus,
+    reason: &'static str,
+    message: String,
+    degraded: bool,
+) -> ModelDeploymentStatus {
     let wanted = [
-        conditions::Wanted::new(
-            CONDITION_READY,
-            false,
-            "TrafficNotSupported",
-            message.clone(),
-        ),
-        conditions::Wanted::new(
-            CONDITION_PROGRESSING,
-            false,
-            "TrafficNotSupported",
-            message.clone(),
-        ),
-        conditions::Wanted::new(
-            CONDITION_DEGRADED,
-            true,
-            "TrafficNotSupported",
-            message.clone(),
-        ),
-        conditions::Wanted::new(CONDITION_RECONCILING, false, "TrafficNotSupported", ""),
-        conditions::Wanted::new(
-            CONDITION_STALLED,
-            true,
-            "TrafficNotSupported",
-            message.clone(),
-        ),
+        conditions::Wanted::new(CONDITION_READY, false, reason, message.clone()),
+        conditions::Wanted::new(CONDITION_PROGRESSING, false, reason, message.clone()),
+        if degraded {
+            conditions::Wanted::new(CONDITION_DEGRADED, true, reason, message.clone())
+        } else {
+            conditions::Wanted::new(CONDITION_DEGRADED, false, "AsExpected", "")
+        },
+        conditions::Wanted::new(CONDITION_RECONCILING, false, reason, ""),
+        conditions::Wanted::new(CONDITION_STALLED, true, reason, message.clone()),
     ];
     ModelDeploymentStatus {
-        phase: Some(modeldeploy_api::v1alpha1::Phase::Degraded),
+        phase: if degraded {
+            Some(modeldeploy_api::v1alpha1::Phase::Degraded)
+        } else {
+            status.phase
+        },
         conditions: conditions::merge(
             &input.status.conditions,
             &wanted,
@@ -381,27 +355,19 @@ pub fn failed(
     }
 }
 
-/// Reasons of a `Degraded` condition that [`failed`] sets when carrying out a plan failed.
-pub const FAILURE_REASONS: [&str; 6] = [
-    "NameConflict",
-    "ChildRejected",
-    "Forbidden",
-    "AllocationFailed",
-    "TrafficApiMissing",
-    "ReconcileFailed",
-];
-
 /// `next` with the carry-out failure that `recorded` shows, if it shows one: the failure stays
 /// visible until the plan is carried out, instead of flapping with every retry.
+/// `failure_reasons` are the reasons [`failed`] may be given.
 pub fn keeping_failure(
     next: &ModelDeploymentStatus,
     recorded: Option<&ModelDeploymentStatus>,
+    failure_reasons: &[&str],
 ) -> ModelDeploymentStatus {
     let failure = recorded.and_then(|r| {
         r.conditions.iter().find(|c| {
             c.type_ == CONDITION_DEGRADED
                 && c.status == "True"
-                && FAILURE_REASONS.contains(&c.reason.as_str())
+                && failure_reasons.contains(&c.reason.as_str())
         })
     });
     let Some(failure) = failure else {

@@ -120,7 +120,7 @@ impl World {
             self.observed.revisions.remove(gone);
         }
         self.observed.history = plan.status.history.clone();
-        if super::traffic_supported(&self.spec, &plan.traffic) {
+        if crate::traffic::unsupported(self.spec.traffic.provider, &plan.traffic).is_none() {
             self.observed.traffic = Some(plan.traffic.clone());
         }
     }

@@ -350,16 +350,13 @@ fn describe(
 }
 
 fn describe_traffic(plan: &TrafficPlan) -> String {
-    let mut text: Vec<String> = plan
-        .targets()
-        .iter()
-        .map(|t| format!("{}={}%", t.revision, t.weight))
-        .collect();
-    if let Some(m) = plan.mirror() {
-        text.push(format!("mirror {}%→{}", m.percent, m.revision));
-    }
+    let mut text = summary::traffic(&plan.targets(), plan.mirror().as_ref()).unwrap_or_default();
     if let Some(c) = plan.candidate.as_ref().filter(|c| !c.matches.is_empty()) {
-        text.push(format!("{} match rule(s)→{}", c.matches.len(), c.revision));
+        text.push_str(&format!(
+            " {} match rule(s)→{}",
+            c.matches.len(),
+            c.revision
+        ));
     }
-    text.join(" ")
+    text
 }
