@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Starts a local Kubernetes control plane in RUN_DIR (default: .run/controlplane at the
 # repository root): etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with
-# one fake node whose pods become Running and Ready. Installs the Gateway API and Istio CRDs.
+# one fake node whose pods become Running and Ready. Pods of the demo model server's image are
+# run for real: modeldeploy-pod-supervisor starts the server on the pod's IP in a network
+# namespace (e2e/dataplane/netns.sh) and reports its readiness. Prometheus scrapes those servers
+# (and whatever tests add to RUN_DIR/prometheus/targets).
+# Installs the Gateway API and Istio CRDs.
 # Returns once everything answers; writes RUN_DIR/kubeconfig and RUN_DIR/env.
 # Stop it with down.sh RUN_DIR. With --owner PID, it also stops when process PID exits.
 set -euo pipefail
@@ -23,12 +27,22 @@ RUN=$(cd "$RUN" && pwd)
 
 # A run left behind by a crash is stopped before a new one starts.
 "$CONTROLPLANE_DIR/down.sh" "$RUN" >/dev/null 2>&1 || true
-rm -rf "$RUN/etcd" "$RUN/pki" "$RUN"/*.log "$RUN/pids" "$RUN/owner"
+rm -rf "$RUN/etcd" "$RUN/pki" "$RUN"/*.log "$RUN/pids" "$RUN/owner" "$RUN/pods" "$RUN/prometheus"
 mkdir -p "$RUN/pki"
 
 t0=$SECONDS
 BIN=$("$CONTROLPLANE_DIR/build.sh")
 log "binaries: $BIN"
+DATAPLANE_DIR=$REPO/e2e/dataplane
+# Pods whose image starts with this run the demo model server (see kwok-pod-stages.yaml).
+SERVED_IMAGE=modeldeploy/demo-model
+log "building the pod supervisor and the demo model server"
+(cd "$REPO" && cargo build --locked --quiet -p modeldeploy-pod-supervisor -p modeldeploy-demo-model) \
+  || die "cargo build of the pod supervisor and the demo model server failed"
+TARGET_BIN=${CARGO_TARGET_DIR:-$REPO/target}/debug
+"$DATAPLANE_DIR/netns.sh" up "$RUN"
+# shellcheck source=/dev/null
+. "$RUN/netns.env"
 
 free_port() {
   local port
@@ -142,12 +156,15 @@ start kube-scheduler "$BIN/kube-scheduler" --config="$RUN/scheduler.yaml" --bind
 log "starting kwok"
 KWOK_DIR=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 [ -d "$KWOK_DIR" ] || die "cannot find the kwok $KWOK_VERSION module for its stage definitions"
-for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-         pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
-  echo '---'; cat "$KWOK_DIR/kustomize/stage/$f"
-done > "$RUN/kwok.yaml"
+{
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+           pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    echo '---'; cat "$KWOK_DIR/kustomize/stage/$f"
+  done
+  echo '---'; sed "s|@SERVED_IMAGE@|$SERVED_IMAGE|g" "$DATAPLANE_DIR/kwok-pod-stages.yaml"
+} > "$RUN/kwok.yaml"
 start kwok "$BIN/kwok" --kubeconfig="$KC" --config="$RUN/kwok.yaml" --manage-all-nodes=true \
-  --cidr=10.244.0.0/16 --node-lease-duration-seconds=40 --server-address="127.0.0.1:$KWOK_PORT"
+  --cidr="$POD_CIDR" --node-lease-duration-seconds=40 --server-address="127.0.0.1:$KWOK_PORT"
 
 KUBECTL=("$BIN/kubectl" --kubeconfig="$KC")
 wait_until "the default namespace" 60 kube-controller-manager "${KUBECTL[@]}" get namespace default
@@ -174,6 +191,12 @@ wait_until "node kwok-node-0" 60 kwok "${KUBECTL[@]}" wait --for=condition=Ready
 # taint is left off so that kwok's heartbeat timing can never evict pods.
 "${KUBECTL[@]}" taint node kwok-node-0 node.kubernetes.io/not-ready:NoSchedule- >/dev/null 2>&1 || true
 
+mkdir -p "$RUN/prometheus/targets" "$RUN/prometheus/data"
+log "starting the pod supervisor (model servers in $NETNS; their logs: $RUN/pods/)"
+start pod-supervisor env KUBECONFIG="$KC" "$TARGET_BIN/modeldeploy-pod-supervisor" --node kwok-node-0 \
+  --netns "$NETNS" --image-prefix "$SERVED_IMAGE" --server "$TARGET_BIN/modeldeploy-demo-model" \
+  --log-dir "$RUN/pods" --prometheus-targets "$RUN/prometheus/targets/pods.json"
+
 log "installing the Gateway API $GATEWAY_API_VERSION and Istio $ISTIO_API_VERSION CRDs"
 GW_DIR=$(go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 ISTIO_DIR=$(go mod download -json "istio.io/api@$ISTIO_API_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
@@ -186,10 +209,32 @@ done
   -f "$ISTIO_DIR/kubernetes/customresourcedefinitions.gen.yaml" >/dev/null
 "${KUBECTL[@]}" wait --for=condition=Established crd --all --timeout=60s >/dev/null
 
+log "starting Prometheus (targets: $RUN/prometheus/targets/)"
+command -v prometheus >/dev/null || die "prometheus is not installed; on Debian: apt-get install prometheus"
+PROM_PORT=$(free_port)
+cat > "$RUN/prometheus/prometheus.yml" <<PROM
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  # Debian's Prometheus has no Kubernetes discovery: the pod supervisor keeps the model servers it
+  # runs in targets/pods.json (labelled namespace, pod and the pod's labels), and whoever starts a
+  # process on the host, such as an operator under test, adds a JSON file of its own.
+  - job_name: local
+    file_sd_configs:
+      - {files: ['$RUN/prometheus/targets/*.json'], refresh_interval: 1s}
+PROM
+start prometheus prometheus --config.file="$RUN/prometheus/prometheus.yml" \
+  --storage.tsdb.path="$RUN/prometheus/data" --storage.tsdb.retention.time=1d \
+  --web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-lifecycle
+wait_until "Prometheus" 60 prometheus curl -fsS "http://127.0.0.1:$PROM_PORT/-/ready"
+
 cat > "$RUN/env" <<ENV
 export KUBECONFIG=$KC
 export MODELDEPLOY_BIN=$BIN
 export PATH=$BIN:\$PATH
+export MODELDEPLOY_POD_CIDR=$POD_CIDR
+export MODELDEPLOY_NETNS=$NETNS
+export MODELDEPLOY_PROMETHEUS_URL=http://127.0.0.1:$PROM_PORT
+export MODELDEPLOY_PROMETHEUS_TARGETS=$RUN/prometheus/targets
 ENV
 
 if [ -n "$OWNER" ]; then

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod cluster;
+pub mod load;
 pub mod operator;
 pub mod process;
 pub mod rollout;

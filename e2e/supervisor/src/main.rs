@@ -1,0 +1,83 @@
+//! `modeldeploy-pod-supervisor`: gives the fake pods of the local cluster a real process.
+//!
+//! kwok makes pods Running with an address, and nothing answers there. For each pod on the node
+//! whose image is one of ours (the demo model server), this starts that server inside the
+//! harness's network namespace, bound to the pod's IP and container port with the pod's
+//! environment; reports its readiness as the pod's; restarts it when it exits; and stops it when
+//! the pod goes; and keeps Prometheus's list of those servers. Started and stopped by `e2e/controlplane/up.sh` and `down.sh`.
+
+mod lifecycle;
+mod pod;
+mod probe;
+mod status;
+mod supervisor;
+mod targets;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::signal::unix::{SignalKind, signal};
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Runs a real model server for each served pod of a kwok node"
+)]
+struct Args {
+    /// The node whose pods are served.
+    #[arg(long, default_value = "kwok-node-0")]
+    node: String,
+    /// Network namespace that holds the pod addresses.
+    #[arg(long)]
+    netns: String,
+    /// Pods whose first container's image starts with one of these are served.
+    #[arg(long = "image-prefix", required = true)]
+    image_prefixes: Vec<String>,
+    /// The model server binary to run for each served pod.
+    #[arg(long)]
+    server: PathBuf,
+    /// Each pod's output goes to a file here.
+    #[arg(long)]
+    log_dir: PathBuf,
+    /// Keeps the served pods here as Prometheus `file_sd_configs` targets.
+    #[arg(long)]
+    prometheus_targets: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube=warn".into()),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let args = Args::parse();
+    anyhow::ensure!(
+        args.server.is_file(),
+        "the model server {} does not exist; build it with `cargo build -p modeldeploy-demo-model`",
+        args.server.display()
+    );
+    std::fs::create_dir_all(&args.log_dir)
+        .with_context(|| format!("cannot create {}", args.log_dir.display()))?;
+    let client = kube::Client::try_default()
+        .await
+        .context("cannot reach the API server named by KUBECONFIG")?;
+    let runner = Arc::new(lifecycle::Runner {
+        netns: args.netns,
+        server: args.server,
+        log_dir: args.log_dir,
+    });
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut running = supervisor::Running::new(args.prometheus_targets);
+    let outcome = tokio::select! {
+        outcome = supervisor::run(client, &args.node, &args.image_prefixes, runner, &mut running) => outcome,
+        _ = terminate.recv() => Ok(()),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    };
+    running.stop_all().await;
+    outcome
+}

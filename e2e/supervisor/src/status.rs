@@ -1,0 +1,141 @@
+//! The pod status the supervisor reports, as a strategic-merge patch of `pods/status`: what a
+//! kubelet would say about the process it runs.
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use crate::pod::ServedPod;
+
+/// What the process is doing now.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProcessState {
+    /// Running since the time given; `ready` is the last readiness check.
+    Running { since: Timestamp, ready: bool },
+    /// Exited; waiting `CrashLoopBackOff` before the next start.
+    BackingOff {
+        exit_code: i32,
+        started: Timestamp,
+        finished: Timestamp,
+    },
+    /// Could not be started at all (e.g. the server binary is missing).
+    Failed { message: String },
+}
+
+impl ProcessState {
+    pub fn ready(&self) -> bool {
+        matches!(self, ProcessState::Running { ready: true, .. })
+    }
+}
+
+/// The patch for `pod` in `state` after `restarts` restarts; `now` stamps changed conditions.
+pub fn patch(pod: &ServedPod, state: &ProcessState, restarts: i32, now: Timestamp) -> Value {
+    let ready = state.ready();
+    let condition = |kind: &str| {
+        json!({
+            "type": kind,
+            "status": if ready { "True" } else { "False" },
+            "lastTransitionTime": now.to_string(),
+            "reason": if ready { Value::Null } else { json!("ContainersNotReady") },
+        })
+    };
+    let (container_state, last_state) = match state {
+        ProcessState::Running { since, .. } => (
+            json!({"running": {"startedAt": since.to_string()}}),
+            Value::Null,
+        ),
+        ProcessState::BackingOff {
+            exit_code,
+            started,
+            finished,
+        } => (
+            json!({"waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": format!("the model server exited with code {exit_code}; restarting after a back-off"),
+            }}),
+            json!({"terminated": {
+                "exitCode": exit_code,
+                "reason": "Error",
+                "startedAt": started.to_string(),
+                "finishedAt": finished.to_string(),
+            }}),
+        ),
+        ProcessState::Failed { message } => (
+            json!({"waiting": {"reason": "RunContainerError", "message": message}}),
+            Value::Null,
+        ),
+    };
+    let mut statuses = vec![json!({
+        "name": pod.container,
+        "image": pod.image,
+        "imageID": "",
+        "ready": ready,
+        "started": matches!(state, ProcessState::Running { .. }),
+        "restartCount": restarts,
+        "state": container_state,
+        "lastState": if last_state.is_null() { json!({}) } else { last_state },
+    })];
+    statuses.extend(pod.other_containers.iter().map(|(name, image)| {
+        json!({
+            "name": name, "image": image, "imageID": "", "ready": true, "started": true,
+            "restartCount": 0, "state": {"running": {"startedAt": now.to_string()}},
+        })
+    }));
+    json!({"status": {
+        "conditions": [condition("Ready"), condition("ContainersReady")],
+        "containerStatuses": statuses,
+    }})
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::pod::Readiness;
+
+    fn pod() -> ServedPod {
+        ServedPod {
+            namespace: "models".into(),
+            name: "iris-1".into(),
+            uid: "u1".into(),
+            ip: "198.18.0.7".parse().unwrap(),
+            port: 8080,
+            container: "model".into(),
+            image: "modeldeploy/demo-model:0.1.0".into(),
+            env: Default::default(),
+            labels: Default::default(),
+            readiness: Readiness::Running,
+            other_containers: vec![],
+        }
+    }
+
+    fn now() -> Timestamp {
+        "2026-11-30T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_ready_process_makes_the_pod_ready() {
+        let state = ProcessState::Running {
+            since: now(),
+            ready: true,
+        };
+        let patch = patch(&pod(), &state, 0, now());
+        assert_eq!(patch["status"]["conditions"][0]["type"], "Ready");
+        assert_eq!(patch["status"]["conditions"][0]["status"], "True");
+        assert_eq!(patch["status"]["containerStatuses"][0]["ready"], true);
+    }
+
+    #[test]
+    fn an_exited_process_shows_crash_loop_back_off_with_its_exit_code() {
+        let state = ProcessState::BackingOff {
+            exit_code: 3,
+            started: now(),
+            finished: now(),
+        };
+        let patch = patch(&pod(), &state, 2, now());
+        let status = &patch["status"]["containerStatuses"][0];
+        assert_eq!(patch["status"]["conditions"][0]["status"], "False");
+        assert_eq!(status["state"]["waiting"]["reason"], "CrashLoopBackOff");
+        assert_eq!(status["lastState"]["terminated"]["exitCode"], 3);
+        assert_eq!(status["restartCount"], 2);
+    }
+}
