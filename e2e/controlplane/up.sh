@@ -3,9 +3,10 @@
 # repository root): etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with
 # one fake node whose pods become Running and Ready. Pods of the demo model server's image are
 # run for real: modeldeploy-pod-supervisor starts the server on the pod's IP in a network
-# namespace (e2e/dataplane/netns.sh) and reports its readiness. Prometheus scrapes those servers
-# (and whatever tests add to RUN_DIR/prometheus/targets).
-# Installs the Gateway API and Istio CRDs.
+# namespace (e2e/dataplane/netns.sh) and reports its readiness. Traefik serves the Gateway
+# modeldeploy-gateway/local on 127.0.0.1 (e2e/dataplane/build-traefik.sh). Prometheus scrapes
+# those servers and whatever tests add to RUN_DIR/prometheus/targets. Installs the Gateway API
+# and Istio CRDs.
 # Returns once everything answers; writes RUN_DIR/kubeconfig and RUN_DIR/env.
 # Stop it with down.sh RUN_DIR. With --owner PID, it also stops when process PID exits.
 set -euo pipefail
@@ -33,6 +34,7 @@ mkdir -p "$RUN/pki"
 t0=$SECONDS
 BIN=$("$CONTROLPLANE_DIR/build.sh")
 log "binaries: $BIN"
+TRAEFIK=$("$REPO/e2e/dataplane/build-traefik.sh")
 DATAPLANE_DIR=$REPO/e2e/dataplane
 # Pods whose image starts with this run the demo model server (see kwok-pod-stages.yaml).
 SERVED_IMAGE=modeldeploy/demo-model
@@ -209,6 +211,36 @@ done
   -f "$ISTIO_DIR/kubernetes/customresourcedefinitions.gen.yaml" >/dev/null
 "${KUBECTL[@]}" wait --for=condition=Established crd --all --timeout=60s >/dev/null
 
+log "starting Traefik, the Gateway API data plane (Gateway modeldeploy-gateway/local)"
+GATEWAY_PORT=$(free_port); TRAEFIK_API_PORT=$(free_port)
+# Traefik reads KUBECONFIG when it finds no in-cluster variables. The throttle (2 s by default)
+# is what a route change waits before it takes effect; 100 ms keeps an abort quick.
+start traefik env -u KUBERNETES_SERVICE_HOST -u KUBERNETES_SERVICE_PORT KUBECONFIG="$KC" "$TRAEFIK" \
+  --global.checkNewVersion=false --global.sendAnonymousUsage=false --log.level=INFO --log.noColor=true \
+  --entryPoints.web.address="127.0.0.1:$GATEWAY_PORT" --providers.providersThrottleDuration=100ms \
+  --api=true --api.insecure=true --api.dashboard=false --entryPoints.traefik.address="127.0.0.1:$TRAEFIK_API_PORT" \
+  --providers.kubernetesGateway=true --providers.kubernetesGateway.statusAddress.ip=127.0.0.1
+"${KUBECTL[@]}" apply --server-side --field-manager=modeldeploy-controlplane -f - >/dev/null <<GATEWAY
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: traefik}
+spec: {controllerName: traefik.io/gateway-controller}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: modeldeploy-gateway}
+---
+# One listener for every test and the demo; routes tell themselves apart by host name.
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: local, namespace: modeldeploy-gateway}
+spec:
+  gatewayClassName: traefik
+  listeners:
+    - {name: http, protocol: HTTP, port: $GATEWAY_PORT, allowedRoutes: {namespaces: {from: All}}}
+GATEWAY
+wait_until "the Gateway" 60 traefik "${KUBECTL[@]}" wait -n modeldeploy-gateway --for=condition=Programmed gateway/local --timeout=2s
+
 log "starting Prometheus (targets: $RUN/prometheus/targets/)"
 command -v prometheus >/dev/null || die "prometheus is not installed; on Debian: apt-get install prometheus"
 PROM_PORT=$(free_port)
@@ -233,6 +265,9 @@ export MODELDEPLOY_BIN=$BIN
 export PATH=$BIN:\$PATH
 export MODELDEPLOY_POD_CIDR=$POD_CIDR
 export MODELDEPLOY_NETNS=$NETNS
+export MODELDEPLOY_GATEWAY=modeldeploy-gateway/local
+export MODELDEPLOY_GATEWAY_ADDRESS=127.0.0.1:$GATEWAY_PORT
+export MODELDEPLOY_TRAEFIK_API=http://127.0.0.1:$TRAEFIK_API_PORT
 export MODELDEPLOY_PROMETHEUS_URL=http://127.0.0.1:$PROM_PORT
 export MODELDEPLOY_PROMETHEUS_TARGETS=$RUN/prometheus/targets
 ENV

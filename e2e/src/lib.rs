@@ -11,6 +11,7 @@ pub mod operator;
 pub mod process;
 pub mod rollout;
 pub mod scenario;
+pub mod traffic;
 pub mod wait;
 
 pub use cluster::{Cluster, TestNamespace, repo_path, sample};

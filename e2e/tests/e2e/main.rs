@@ -18,6 +18,7 @@ mod rollout;
 mod samples;
 mod steady_state;
 mod strategies;
+mod traffic;
 mod validation;
 
 use std::time::Duration;

@@ -1,5 +1,10 @@
 //! Carrying a plan out: the children applied in the order that keeps traffic safe.
 
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 use modeldeploy_api::v1alpha1::ModelDeployment;
 use tracing::info;
@@ -12,6 +17,7 @@ use crate::plan::Plan;
 use crate::render::{self, Owner};
 use crate::revision::PodTemplateRecord;
 use crate::traffic;
+use crate::traffic::drain::{self, Drain};
 
 /// Where the children of one ModelDeployment live and whom they belong to.
 pub(super) struct Scope {
@@ -21,14 +27,16 @@ pub(super) struct Scope {
 }
 
 /// Applies the children in the order that keeps traffic safe: the revisions first, then the
-/// Services and routes, and only then removes what no longer serves.
+/// Services and routes, and only then removes what no longer serves. Returns when to come back
+/// for a Service that is draining.
 pub(super) async fn carry_out(
     plan: &Plan,
     md: &ModelDeployment,
     scope: &Scope,
     children: &observe::Children,
     spec_revision: &str,
-) -> Result<(), Error> {
+    now: Timestamp,
+) -> Result<Option<Duration>, Error> {
     let Scope { owner, apis, uid } = scope;
     // Templates first, so that a revision's pods can always be rebuilt.
     for entry in &plan.status.history {
@@ -94,6 +102,10 @@ pub(super) async fn carry_out(
         if apply::apply(&apis.services, service, live).await? {
             info!(service = %service_name, "applied a Service");
         }
+        if live.and_then(drain::unrouted_since).is_some() {
+            mark(&apis.services, &service_name, None).await?;
+            info!(service = %service_name, "a draining Service routes again");
+        }
     }
     apply_route(
         apis.http_routes.as_ref(),
@@ -127,14 +139,26 @@ pub(super) async fn carry_out(
         apply::delete(api, &owner.name).await?;
         info!("deleted the VirtualService of another traffic provider");
     }
-    for stale in children.routing.services.keys().filter(|name| {
+    let mut wake: Option<Duration> = None;
+    let delay = md.spec.scale_down_delay();
+    for (stale, live) in children.routing.services.iter().filter(|(name, _)| {
         !routing
             .services
             .iter()
             .any(|s| s.metadata.name.as_ref() == Some(*name))
     }) {
-        apply::delete(&apis.services, stale).await?;
-        info!(service = %stale, "deleted a Service that no longer routes");
+        match drain::drain(live, delay, now) {
+            Drain::Mark => {
+                mark(&apis.services, stale, Some(now)).await?;
+                info!(service = %stale, ?delay, "a Service no longer routes; it drains before it goes");
+                wake = Some(wake.map_or(delay, |w| w.min(delay)));
+            }
+            Drain::Wait(left) => wake = Some(wake.map_or(left, |w| w.min(left))),
+            Drain::Delete => {
+                apply::delete(&apis.services, stale).await?;
+                info!(service = %stale, "deleted a Service that no longer routes");
+            }
+        }
     }
     for revision in &plan.delete {
         apply::delete(
@@ -144,6 +168,17 @@ pub(super) async fn carry_out(
         .await?;
         info!(%revision, "deleted the Deployment of a retired revision");
     }
+    Ok(wake)
+}
+
+/// Sets or clears the drain mark of the Service `name` with a merge patch, which leaves the
+/// fields the operator applies to it untouched.
+async fn mark(api: &Api<Service>, name: &str, since: Option<Timestamp>) -> Result<(), Error> {
+    let value = since.map(|t| t.to_string());
+    let patch = serde_json::json!({"metadata": {"annotations": {drain::UNROUTED_SINCE: value}}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|source| Error::kube::<Service>("mark as draining", name, source))?;
     Ok(())
 }
 

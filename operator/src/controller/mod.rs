@@ -263,7 +263,7 @@ async fn advance(
     // The transition is recorded: announce it now, so that a failure to carry it out (retried
     // until it succeeds) does not lose its events.
     publish(ctx, md, &plan).await;
-    carry_out(&plan, md, scope, &children, &revision).await?;
+    let draining = carry_out(&plan, md, scope, &children, &revision, now).await?;
     if first != plan.status {
         write_status(&ctx.client, &scope.owner, &plan.status).await?;
         ctx.know(md, Some(&plan.status));
@@ -272,6 +272,9 @@ async fn advance(
 
     let requeue = plan
         .requeue_after
+        .into_iter()
+        .chain(draining)
+        .min()
         .map_or(RESYNC, |after| (after + Duration::from_secs(1)).min(RESYNC));
     Ok(Action::requeue(requeue))
 }

@@ -4,6 +4,7 @@
 //! The Service `<name>` stays the in-cluster address whatever the provider, so clients never
 //! change address when the provider changes.
 
+pub mod drain;
 mod gateway_api;
 mod istio;
 mod replicas;
