@@ -12,7 +12,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::labels::{self, controlled_by};
-use crate::traffic::{HTTPRoute, VirtualService};
+use crate::traffic::{Gateway, GatewayClass, HTTPRoute, VirtualService};
 
 /// The caches of every kind of child.
 #[derive(Clone)]
@@ -22,6 +22,10 @@ pub struct Caches {
     pub revisions: Store<ControllerRevision>,
     pub http_routes: Option<Store<HTTPRoute>>,
     pub virtual_services: Option<Store<VirtualService>>,
+    /// Every Gateway and GatewayClass, for what the route's parents support; `None` when the
+    /// Gateway API is not served or they may not be read.
+    pub gateways: Option<Store<Gateway>>,
+    pub gateway_classes: Option<Store<GatewayClass>>,
     /// True once every cache holds a first full listing.
     ready: tokio::sync::watch::Receiver<bool>,
 }
@@ -63,43 +67,82 @@ where
     (store, stream)
 }
 
+/// A watched stream of every object of one kind (no label filter), filling a cache: for objects
+/// others own that plans depend on, such as Gateways.
+pub fn watched<K>(
+    api: Api<K>,
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store();
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(|object: &mut K| object.managed_fields_mut().clear())
+        .reflect(writer)
+        .touched_objects();
+    (store, stream)
+}
+
+/// The stores, before they are ready.
+#[derive(Clone)]
+pub struct Stores {
+    pub deployments: Store<Deployment>,
+    pub services: Store<Service>,
+    pub revisions: Store<ControllerRevision>,
+    pub http_routes: Option<Store<HTTPRoute>>,
+    pub virtual_services: Option<Store<VirtualService>>,
+    pub gateways: Option<Store<Gateway>>,
+    pub gateway_classes: Option<Store<GatewayClass>>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores").finish_non_exhaustive()
+    }
+}
+
 impl Caches {
-    pub fn new(
-        deployments: Store<Deployment>,
-        services: Store<Service>,
-        revisions: Store<ControllerRevision>,
-        http_routes: Option<Store<HTTPRoute>>,
-        virtual_services: Option<Store<VirtualService>>,
-    ) -> Caches {
+    pub fn new(stores: Stores) -> Caches {
         let (tell, ready) = tokio::sync::watch::channel(false);
-        let stores = (
-            deployments.clone(),
-            services.clone(),
-            revisions.clone(),
-            http_routes.clone(),
-            virtual_services.clone(),
-        );
+        let waiting = stores.clone();
         // One task waits on the stores: their readiness signal wakes a single waiter only, so
         // reconciles running side by side wait on this task's answer instead.
         tokio::spawn(async move {
-            let (deployments, services, revisions, http_routes, virtual_services) = stores;
-            let _ = deployments.wait_until_ready().await;
-            let _ = services.wait_until_ready().await;
-            let _ = revisions.wait_until_ready().await;
-            if let Some(store) = http_routes {
+            let _ = waiting.deployments.wait_until_ready().await;
+            let _ = waiting.services.wait_until_ready().await;
+            let _ = waiting.revisions.wait_until_ready().await;
+            if let Some(store) = waiting.http_routes {
                 let _ = store.wait_until_ready().await;
             }
-            if let Some(store) = virtual_services {
+            if let Some(store) = waiting.virtual_services {
+                let _ = store.wait_until_ready().await;
+            }
+            if let Some(store) = waiting.gateways {
+                let _ = store.wait_until_ready().await;
+            }
+            if let Some(store) = waiting.gateway_classes {
                 let _ = store.wait_until_ready().await;
             }
             let _ = tell.send(true);
         });
         Caches {
-            deployments,
-            services,
-            revisions,
-            http_routes,
-            virtual_services,
+            deployments: stores.deployments,
+            services: stores.services,
+            revisions: stores.revisions,
+            http_routes: stores.http_routes,
+            virtual_services: stores.virtual_services,
+            gateways: stores.gateways,
+            gateway_classes: stores.gateway_classes,
             ready,
         }
     }

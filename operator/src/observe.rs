@@ -1,9 +1,10 @@
 //! Reading the children of a ModelDeployment from the API server.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::Service;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
@@ -11,8 +12,8 @@ use crate::cache::{Caches, children_of};
 use crate::error::Error;
 use crate::labels::{self, controlled_by};
 use crate::plan::{Observed, ObservedRevision};
-use crate::traffic::{self, HTTPRoute, LiveRouting, VirtualService};
-use modeldeploy_api::v1alpha1::HistoryEntry;
+use crate::traffic::{self, Gateway, GatewayFeatures, HTTPRoute, LiveRouting, VirtualService};
+use modeldeploy_api::v1alpha1::{HistoryEntry, ModelDeploymentSpec};
 
 /// The APIs of one ModelDeployment's children.
 #[derive(Debug)]
@@ -60,6 +61,7 @@ impl Children {
                     model_version: template.labels().get(labels::LABEL_MODEL_VERSION).cloned(),
                 })
                 .collect(),
+            gateway_features: None,
         }
     }
 }
@@ -105,6 +107,36 @@ pub fn children(caches: &Caches, namespace: &str, name: &str, owner_uid: &str) -
             virtual_service,
         },
     }
+}
+
+/// The features that the classes of the spec's parent Gateways publish, from the watch caches:
+/// those every parent that publishes any supports. `None` when no parent's are known (a parent
+/// that is missing, or whose class publishes nothing, is not held against the route).
+pub fn gateway_features(
+    caches: &Caches,
+    namespace: &str,
+    spec: &ModelDeploymentSpec,
+) -> GatewayFeatures {
+    let (Some(gateways), Some(classes)) = (&caches.gateways, &caches.gateway_classes) else {
+        return None;
+    };
+    let parents = spec.traffic.gateway_api.as_ref()?.parent_refs.iter();
+    parents
+        .filter(|p| p.kind.as_deref().unwrap_or("Gateway") == "Gateway")
+        .filter_map(|parent| {
+            let reference = ObjectRef::<Gateway>::new(&parent.name)
+                .within(parent.namespace.as_deref().unwrap_or(namespace));
+            let class_name = gateways.get(&reference)?.spec.gateway_class_name.clone();
+            let class = classes.get(&ObjectRef::new(&class_name))?;
+            let published = class.status.as_ref()?.supported_features.as_ref()?;
+            Some(
+                published
+                    .iter()
+                    .map(|f| f.name.clone())
+                    .collect::<BTreeSet<_>>(),
+            )
+        })
+        .reduce(|all, one| all.intersection(&one).cloned().collect())
 }
 
 /// Fails with [`Error::NotOwned`] when `name` exists without being controlled by `owner_uid`:

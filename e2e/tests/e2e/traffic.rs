@@ -17,8 +17,9 @@ use modeldeploy_e2e::traffic::{
     Gateway, Prometheus, demo_model, predict_at, set_version, until_gateway_serves,
 };
 use modeldeploy_e2e::{Scenario, until};
+use modeldeploy_operator::traffic::HTTPRoute;
 
-use crate::strategies::{blue_green_manual, canary, pause, weight};
+use crate::strategies::{blue_green_manual, canary, pause, shadow_long, weight};
 use crate::{TIMEOUT, apply_md, deploy};
 
 /// Requests per measured step: enough for ±3 points at any weight (the binomial standard
@@ -367,5 +368,41 @@ async fn prometheus_scrapes_the_model_servers_and_the_operator() {
         }
     })
     .await;
+    scenario.finish().await;
+}
+
+#[tokio::test]
+async fn shadow_through_a_gateway_that_cannot_mirror_is_refused_and_clients_see_only_stable() {
+    let scenario = Scenario::start("traffic-shadow", false).await;
+    let models: Api<ModelDeployment> = scenario.api();
+    let routes: Api<HTTPRoute> = scenario.api();
+    let gateway = Gateway::local();
+    let host = host(&scenario);
+    let mut md = demo_model("iris", "1", 2, gateway.traffic(&host), shadow_long(50), &[]);
+    deploy(&models, &md).await;
+    set_version(&mut md, "2", &[]);
+    apply_md(&models, &md).await;
+
+    // Traefik 3.6 publishes no HTTPRouteRequestMirror in its GatewayClass status, and answers
+    // 500 for a rule with a mirror: the operator says so instead of writing one.
+    let status = until_status(&models, "iris", TIMEOUT, "the shadow is refused", |s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.reason == "TrafficNotSupported")
+    })
+    .await;
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert!(
+        ready.message.contains("HTTPRouteRequestMirror"),
+        "the status names the missing feature: {ready:?}"
+    );
+    let route = routes.get("iris").await.unwrap();
+    assert!(
+        route.spec.rules.iter().all(|r| r.filters.is_empty()),
+        "no mirror is written: {route:?}"
+    );
+    until_gateway_serves(&scenario.cluster.client, &scenario.ns.name, "iris").await;
+    let report = gateway.send(gateway.load(&host, RATE, 1_000)).await;
+    assert_eq!(report.count("1"), 1_000, "every answer comes from stable:\n{report}");
     scenario.finish().await;
 }

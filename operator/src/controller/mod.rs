@@ -27,14 +27,14 @@ use kube::{Api, Resource, ResourceExt};
 use modeldeploy_api::v1alpha1::{ModelDeployment, ModelDeploymentStatus, RolloutRequest};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::cache::{self, Caches};
+use crate::cache::{self, Caches, Stores};
 use crate::error::Error;
 use crate::observe;
 use crate::observe::ChildApis;
 use crate::plan::{self, Input};
 use crate::render::Owner;
 use crate::revision::revision_of;
-use crate::traffic::{HTTPRoute, VirtualService};
+use crate::traffic::{Gateway, GatewayClass, HTTPRoute, VirtualService};
 
 /// Reconcile again after this long even when nothing changes, to catch missed events.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -79,13 +79,26 @@ pub async fn run(
         virtual_services = Some(store);
         controller = controller.owns_stream(events);
     }
-    ctx.set_caches(Some(Caches::new(
+    // Gateways may sit in any namespace, so they are watched cluster-wide. A change of one does
+    // not wake a reconcile: what a Gateway supports is read at the next plan.
+    let (mut gateways, mut gateway_classes) = (None, None);
+    if ctx.routes.gateway_features {
+        let (store, events) = cache::watched(Api::<Gateway>::all(client.clone()));
+        gateways = Some(store);
+        controller = controller.watches_stream(events, |_| std::iter::empty());
+        let (store, events) = cache::watched(Api::<GatewayClass>::all(client.clone()));
+        gateway_classes = Some(store);
+        controller = controller.watches_stream(events, |_| std::iter::empty());
+    }
+    ctx.set_caches(Some(Caches::new(Stores {
         deployments,
         services,
         revisions,
         http_routes,
         virtual_services,
-    )));
+        gateways,
+        gateway_classes,
+    })));
     controller
         .with_config(ControllerConfig::default().concurrency(concurrency))
         .graceful_shutdown_on(stop)
@@ -234,7 +247,10 @@ async fn advance(
         &scope.owner.name,
         &scope.uid,
     );
-    let observed = children.observed(md.spec.traffic.provider, &scope.owner, &md.spec);
+    let observed = plan::Observed {
+        gateway_features: observe::gateway_features(caches, &scope.owner.namespace, &md.spec),
+        ..children.observed(md.spec.traffic.provider, &scope.owner, &md.spec)
+    };
     let revision = revision_of(&md.spec);
     let request = RolloutRequest::from_annotations(md.annotations());
     let plan = plan::plan(Input {

@@ -3,13 +3,35 @@
 use kube::{Api, Resource};
 use tracing::info;
 
-use crate::traffic::{HTTPRoute, VirtualService};
+use crate::traffic::{Gateway, GatewayClass, HTTPRoute, VirtualService};
+
+/// Whether every object of `api`'s kind may be listed; says why not when it may not.
+async fn readable<K>(api: Api<K>) -> bool
+where
+    K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+    K::DynamicType: Default,
+{
+    match api
+        .list_metadata(&kube::api::ListParams::default().limit(1))
+        .await
+    {
+        Ok(_) => true,
+        Err(error) => {
+            let kind = K::kind(&K::DynamicType::default()).into_owned();
+            info!(%kind, %error, "not reading this kind cluster-wide: the features of a route's Gateways stay unknown");
+            false
+        }
+    }
+}
 
 /// Which optional APIs the cluster serves; their objects are written and watched only then.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RouteApis {
     pub gateway_api: bool,
     pub istio: bool,
+    /// Gateways and GatewayClasses may be read cluster-wide, to learn what a route's
+    /// Gateways support.
+    pub gateway_features: bool,
 }
 
 impl RouteApis {
@@ -39,9 +61,13 @@ impl RouteApis {
                 }
             }
         }
+        let gateway_api = serves::<HTTPRoute>(client, namespace).await;
         RouteApis {
-            gateway_api: serves::<HTTPRoute>(client, namespace).await,
+            gateway_api,
             istio: serves::<VirtualService>(client, namespace).await,
+            gateway_features: gateway_api
+                && readable(Api::<Gateway>::all(client.clone())).await
+                && readable(Api::<GatewayClass>::all(client.clone())).await,
         }
     }
 }

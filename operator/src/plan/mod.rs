@@ -74,6 +74,8 @@ pub struct Observed {
     pub traffic: Option<TrafficPlan>,
     /// Revisions whose pod templates are kept, so their Deployments can be rebuilt.
     pub history: Vec<HistoryEntry>,
+    /// What the Gateways in front of the route support, as their classes publish it.
+    pub gateway_features: crate::traffic::GatewayFeatures,
 }
 
 /// Everything a plan is made from.
@@ -268,7 +270,9 @@ fn blocked_by_provider(input: &Input<'_>, steps: &steps::Steps) -> Option<String
             steps,
             &steps::TrafficStep::weight(100),
         )])
-        .find_map(|plan| crate::traffic::unsupported(provider, &plan))
+        .find_map(|plan| {
+            crate::traffic::unsupported(provider, &plan, &input.observed.gateway_features)
+        })
 }
 
 /// The stable revision keeps serving because the traffic provider cannot do what the strategy

@@ -120,7 +120,13 @@ impl World {
             self.observed.revisions.remove(gone);
         }
         self.observed.history = plan.status.history.clone();
-        if crate::traffic::unsupported(self.spec.traffic.provider, &plan.traffic).is_none() {
+        if crate::traffic::unsupported(
+            self.spec.traffic.provider,
+            &plan.traffic,
+            &self.observed.gateway_features,
+        )
+        .is_none()
+        {
             self.observed.traffic = Some(plan.traffic.clone());
         }
     }

@@ -9,15 +9,40 @@ use super::routes::{
     BackendObjectRef, HTTPRoute, HttpBackendRef, HttpHeaderMatch, HttpRouteFilter, HttpRouteMatch,
     HttpRouteRule, HttpRouteSpec, RequestMirror, SessionPersistence,
 };
-use super::{Routing, TrafficRouter, route_metadata, services};
+use super::{GatewayFeatures, Routing, TrafficRouter, route_metadata, services};
 use crate::plan::TrafficPlan;
 use crate::render::Owner;
 
 pub struct GatewayApi;
 
+/// Gateway API feature names (`sigs.k8s.io/gateway-api/pkg/features`).
+const MIRROR: &str = "HTTPRouteRequestMirror";
+const PERCENTAGE_MIRROR: &str = "HTTPRouteRequestPercentageMirror";
+
 impl TrafficRouter for GatewayApi {
-    fn unsupported(&self, _plan: &TrafficPlan) -> Option<String> {
-        None
+    fn unsupported(&self, plan: &TrafficPlan, features: &GatewayFeatures) -> Option<String> {
+        let (Some(features), Some(candidate)) = (features, plan.candidate.as_ref()) else {
+            return None;
+        };
+        let percent = candidate.mirror_percent?;
+        // A gateway without the feature may still accept the route and then fail the mirrored
+        // rule (Traefik 3.6 answers 500), so the mirror is never written to one.
+        let needed = if percent < 100 {
+            [MIRROR, PERCENTAGE_MIRROR].as_slice()
+        } else {
+            [MIRROR].as_slice()
+        };
+        let missing: Vec<&str> = needed
+            .iter()
+            .copied()
+            .filter(|feature| !features.contains(*feature))
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "the class of the parent Gateway does not list {} in status.supportedFeatures, which mirroring {percent}% of requests to the candidate needs; use a Gateway whose class supports it, or traffic.provider istio",
+                missing.join(" and ")
+            )
+        })
     }
 
     fn render(&self, owner: &Owner, spec: &ModelDeploymentSpec, plan: &TrafficPlan) -> Routing {

@@ -11,14 +11,14 @@ use super::routes::{
     IstioDestination, IstioHttpMatch, IstioHttpRoute, IstioPercent, IstioPort,
     IstioRouteDestination, IstioStringMatch, VirtualService, VirtualServiceSpec,
 };
-use super::{Routing, TrafficRouter, route_metadata, services};
+use super::{GatewayFeatures, Routing, TrafficRouter, route_metadata, services};
 use crate::plan::TrafficPlan;
 use crate::render::Owner;
 
 pub struct Istio;
 
 impl TrafficRouter for Istio {
-    fn unsupported(&self, plan: &TrafficPlan) -> Option<String> {
+    fn unsupported(&self, plan: &TrafficPlan, _features: &GatewayFeatures) -> Option<String> {
         plan.candidate
             .as_ref()
             .filter(|c| c.stickiness.is_some())

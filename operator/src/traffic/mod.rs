@@ -12,7 +12,7 @@ mod router;
 pub mod routes;
 mod services;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -21,7 +21,7 @@ use modeldeploy_api::v1alpha1::{ModelDeploymentSpec, TrafficProvider, TrafficTar
 use crate::apply::holds;
 use crate::plan::{ObservedRevision, TrafficPlan};
 use crate::render::Owner;
-pub use routes::{HTTPRoute, VirtualService};
+pub use routes::{Gateway, GatewayClass, HTTPRoute, VirtualService};
 
 /// The annotation on the object that carries a plan (the Service `<name>` without a mesh, else
 /// the route): the plan it carries, as JSON. Read back to confirm that a step took effect.
@@ -44,10 +44,16 @@ pub struct LiveRouting {
     pub virtual_service: Option<VirtualService>,
 }
 
+/// The Gateway API features that the classes of a route's parent Gateways publish in
+/// `status.supportedFeatures` (those all of them support); `None` when none is known, and then
+/// nothing is refused for want of a feature.
+pub type GatewayFeatures = Option<BTreeSet<String>>;
+
 /// A traffic provider.
 pub trait TrafficRouter: Send + Sync {
-    /// Why this provider cannot carry `plan`, naming a provider that can; `None` when it can.
-    fn unsupported(&self, plan: &TrafficPlan) -> Option<String>;
+    /// Why this provider cannot carry `plan` through a data plane that supports `features`,
+    /// naming what can; `None` when it can.
+    fn unsupported(&self, plan: &TrafficPlan, features: &GatewayFeatures) -> Option<String>;
 
     /// The Services and routing objects that carry `plan`.
     fn render(&self, owner: &Owner, spec: &ModelDeploymentSpec, plan: &TrafficPlan) -> Routing;
@@ -73,8 +79,12 @@ pub fn router(provider: TrafficProvider) -> &'static dyn TrafficRouter {
     }
 }
 
-pub fn unsupported(provider: TrafficProvider, plan: &TrafficPlan) -> Option<String> {
-    router(provider).unsupported(plan)
+pub fn unsupported(
+    provider: TrafficProvider,
+    plan: &TrafficPlan,
+    features: &GatewayFeatures,
+) -> Option<String> {
+    router(provider).unsupported(plan, features)
 }
 
 pub fn effective(

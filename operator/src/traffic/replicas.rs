@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use modeldeploy_api::v1alpha1::{ModelDeploymentSpec, TrafficTarget};
 
-use super::{Routing, TrafficRouter, plan_annotation, services};
+use super::{GatewayFeatures, Routing, TrafficRouter, plan_annotation, services};
 use crate::labels;
 use crate::plan::{ObservedRevision, TrafficPlan};
 use crate::render::Owner;
@@ -13,7 +13,7 @@ use crate::render::Owner;
 pub struct Replicas;
 
 impl TrafficRouter for Replicas {
-    fn unsupported(&self, plan: &TrafficPlan) -> Option<String> {
+    fn unsupported(&self, plan: &TrafficPlan, _features: &GatewayFeatures) -> Option<String> {
         let candidate = plan.candidate.as_ref()?;
         if candidate.mirror_percent.is_some() {
             return Some(

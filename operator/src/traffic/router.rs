@@ -3,7 +3,7 @@
 
 use modeldeploy_api::v1alpha1::ModelDeploymentSpec;
 
-use super::{Routing, TrafficRouter, plan_annotation, services};
+use super::{GatewayFeatures, Routing, TrafficRouter, plan_annotation, services};
 use crate::labels;
 use crate::plan::TrafficPlan;
 use crate::render::Owner;
@@ -11,7 +11,7 @@ use crate::render::Owner;
 pub struct ModelRouter;
 
 impl TrafficRouter for ModelRouter {
-    fn unsupported(&self, plan: &TrafficPlan) -> Option<String> {
+    fn unsupported(&self, plan: &TrafficPlan, _features: &GatewayFeatures) -> Option<String> {
         plan.candidate.as_ref().map(|_| {
             "traffic.provider router (the modeldeploy model router) is not available in this version; use replicas, gatewayAPI or istio".to_owned()
         })

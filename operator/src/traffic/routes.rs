@@ -107,6 +107,50 @@ pub struct SessionPersistence {
     pub type_: Option<String>,
 }
 
+/// `gateway.networking.k8s.io/v1` Gateway, read only for its class.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "gateway.networking.k8s.io",
+    version = "v1",
+    kind = "Gateway",
+    plural = "gateways",
+    namespaced,
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewaySpec {
+    pub gateway_class_name: String,
+}
+
+/// `gateway.networking.k8s.io/v1` GatewayClass, read only for the features its implementation
+/// publishes.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "gateway.networking.k8s.io",
+    version = "v1",
+    kind = "GatewayClass",
+    plural = "gatewayclasses",
+    status = "GatewayClassStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayClassSpec {
+    pub controller_name: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayClassStatus {
+    /// Absent when the implementation does not publish its features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_features: Option<Vec<SupportedFeature>>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SupportedFeature {
+    pub name: String,
+}
+
 /// `networking.istio.io/v1` VirtualService.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(

@@ -120,13 +120,17 @@ fn without_a_mesh_the_reported_split_is_the_ready_pod_ratio() {
         .collect();
     assert_eq!(weights, [("old".to_owned(), 75), ("new".to_owned(), 25)]);
     assert!(
-        unsupported(TrafficProvider::Replicas, &{
-            let mut p = plan(0);
-            if let Some(c) = p.candidate.as_mut() {
-                c.mirror_percent = Some(10);
-            }
-            p
-        })
+        unsupported(
+            TrafficProvider::Replicas,
+            &{
+                let mut p = plan(0);
+                if let Some(c) = p.candidate.as_mut() {
+                    c.mirror_percent = Some(10);
+                }
+                p
+            },
+            &None
+        )
         .is_some()
     );
 }
@@ -230,7 +234,43 @@ fn istio_weights_header_routes_and_mirror() {
         }
         p
     };
-    assert!(unsupported(TrafficProvider::Istio, &sticky).is_some());
+    assert!(unsupported(TrafficProvider::Istio, &sticky, &None).is_some());
+}
+
+#[test]
+fn gateway_api_mirrors_only_through_a_gateway_whose_class_supports_it() {
+    let shadow = |percent| {
+        let mut p = plan(0);
+        if let Some(c) = p.candidate.as_mut() {
+            c.mirror_percent = Some(percent);
+        }
+        p
+    };
+    let features = |names: &[&str]| Some(names.iter().map(|n| (*n).to_owned()).collect());
+    // Unknown features (a class that publishes none): nothing is refused.
+    assert_eq!(
+        unsupported(TrafficProvider::GatewayApi, &shadow(20), &None),
+        None
+    );
+    // Traefik 3.6 lists neither mirroring feature.
+    let traefik = features(&["HTTPRoute", "HTTPRouteQueryParamMatching"]);
+    let refused =
+        unsupported(TrafficProvider::GatewayApi, &shadow(20), &traefik).unwrap_or_default();
+    assert!(
+        refused.contains("HTTPRouteRequestMirror and HTTPRouteRequestPercentageMirror"),
+        "{refused}"
+    );
+    // A full mirror needs only the first; a plain split needs neither.
+    let mirrors = features(&["HTTPRoute", "HTTPRouteRequestMirror"]);
+    assert_eq!(
+        unsupported(TrafficProvider::GatewayApi, &shadow(100), &mirrors),
+        None
+    );
+    assert!(unsupported(TrafficProvider::GatewayApi, &shadow(20), &mirrors).is_some());
+    assert_eq!(
+        unsupported(TrafficProvider::GatewayApi, &plan(30), &traefik),
+        None
+    );
 }
 
 #[test]
