@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures::Stream;
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
@@ -18,6 +18,8 @@ use crate::traffic::{Gateway, GatewayClass, HTTPRoute, VirtualService};
 #[derive(Clone)]
 pub struct Caches {
     pub deployments: Store<Deployment>,
+    /// The pods of every revision, their spec dropped: only labels and status are read.
+    pub pods: Store<Pod>,
     pub services: Store<Service>,
     pub revisions: Store<ControllerRevision>,
     pub http_routes: Option<Store<HTTPRoute>>,
@@ -67,6 +69,31 @@ where
     (store, stream)
 }
 
+/// A watched stream of the pods of revisions, filling a cache. A pod's spec is dropped on the way
+/// in: it is most of the pod, and only its labels and status tell what keeps it from running.
+pub fn pods(
+    api: Api<Pod>,
+) -> (
+    Store<Pod>,
+    impl Stream<Item = Result<Pod, watcher::Error>> + Send + 'static,
+) {
+    let (store, writer) = reflector::store();
+    let config = watcher::Config::default().labels(&format!(
+        "{}={}",
+        labels::LABEL_MANAGED_BY,
+        labels::MANAGED_BY
+    ));
+    let stream = watcher(api, config)
+        .default_backoff()
+        .modify(|pod: &mut Pod| {
+            pod.managed_fields_mut().clear();
+            pod.spec = None;
+        })
+        .reflect(writer)
+        .touched_objects();
+    (store, stream)
+}
+
 /// A watched stream of every object of one kind (no label filter), filling a cache: for objects
 /// others own that plans depend on, such as Gateways.
 pub fn watched<K>(
@@ -97,6 +124,7 @@ where
 #[derive(Clone)]
 pub struct Stores {
     pub deployments: Store<Deployment>,
+    pub pods: Store<Pod>,
     pub services: Store<Service>,
     pub revisions: Store<ControllerRevision>,
     pub http_routes: Option<Store<HTTPRoute>>,
@@ -119,6 +147,7 @@ impl Caches {
         // reconciles running side by side wait on this task's answer instead.
         tokio::spawn(async move {
             let _ = waiting.deployments.wait_until_ready().await;
+            let _ = waiting.pods.wait_until_ready().await;
             let _ = waiting.services.wait_until_ready().await;
             let _ = waiting.revisions.wait_until_ready().await;
             if let Some(store) = waiting.http_routes {
@@ -137,6 +166,7 @@ impl Caches {
         });
         Caches {
             deployments: stores.deployments,
+            pods: stores.pods,
             services: stores.services,
             revisions: stores.revisions,
             http_routes: stores.http_routes,

@@ -16,6 +16,7 @@ pub mod leader;
 pub mod metrics;
 pub mod observe;
 pub mod plan;
+pub mod pod_health;
 pub mod render;
 pub mod revision;
 pub mod settings;

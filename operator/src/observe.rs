@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -12,6 +12,7 @@ use crate::cache::{Caches, children_of};
 use crate::error::Error;
 use crate::labels::{self, controlled_by};
 use crate::plan::{Observed, ObservedRevision};
+use crate::pod_health;
 use crate::traffic::{self, Gateway, GatewayFeatures, HTTPRoute, LiveRouting, VirtualService};
 use modeldeploy_api::v1alpha1::{HistoryEntry, ModelDeploymentSpec};
 
@@ -34,6 +35,8 @@ pub struct Children {
     pub deployments: BTreeMap<String, Deployment>,
     /// Kept pod templates (ControllerRevisions) by revision.
     pub templates: BTreeMap<String, ControllerRevision>,
+    /// Pods by revision, with their status only.
+    pub pods: BTreeMap<String, Vec<Pod>>,
     pub routing: LiveRouting,
 }
 
@@ -49,7 +52,14 @@ impl Children {
             revisions: self
                 .deployments
                 .iter()
-                .map(|(revision, deployment)| (revision.clone(), observed_revision(deployment)))
+                .map(|(revision, deployment)| {
+                    let pods = self
+                        .pods
+                        .get(revision)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    (revision.clone(), observed_revision(deployment, pods))
+                })
                 .collect(),
             traffic: traffic::carried(provider, owner, spec, &self.routing),
             history: self
@@ -80,6 +90,20 @@ pub fn children(caches: &Caches, namespace: &str, name: &str, owner_uid: &str) -
         .into_iter()
         .filter_map(|r| Some((by_revision(r.labels())?, ControllerRevision::clone(&r))))
         .collect();
+    // Pods belong to ReplicaSets, not to the ModelDeployment: they are found by their labels.
+    let mut pods: BTreeMap<String, Vec<Pod>> = BTreeMap::new();
+    for pod in caches.pods.state() {
+        if pod.namespace().as_deref() == Some(namespace)
+            && pod
+                .labels()
+                .get(labels::LABEL_DEPLOYMENT)
+                .map(String::as_str)
+                == Some(name)
+            && let Some(revision) = by_revision(pod.labels())
+        {
+            pods.entry(revision).or_default().push(Pod::clone(&pod));
+        }
+    }
     let services = children_of(&caches.services, namespace, name, owner_uid)
         .into_iter()
         .map(|s| (s.name_any(), Service::clone(&s)))
@@ -101,6 +125,7 @@ pub fn children(caches: &Caches, namespace: &str, name: &str, owner_uid: &str) -
     Children {
         deployments,
         templates,
+        pods,
         routing: LiveRouting {
             services,
             http_route: route(caches.http_routes.as_ref()),
@@ -161,7 +186,7 @@ where
     }
 }
 
-fn observed_revision(deployment: &Deployment) -> ObservedRevision {
+fn observed_revision(deployment: &Deployment, pods: &[Pod]) -> ObservedRevision {
     let status = deployment.status.clone().unwrap_or_default();
     let generation = deployment.metadata.generation.unwrap_or_default();
     ObservedRevision {
@@ -178,5 +203,6 @@ fn observed_revision(deployment: &Deployment) -> ObservedRevision {
         available_replicas: status.available_replicas.unwrap_or_default(),
         updated_replicas: status.updated_replicas.unwrap_or_default(),
         observed_latest: status.observed_generation.unwrap_or_default() >= generation,
+        problem: pod_health::problem(deployment, pods),
     }
 }

@@ -11,6 +11,7 @@ mod leader;
 mod metrics;
 mod packaging;
 mod plugin;
+mod pod_failures;
 mod rbac;
 mod reconcile;
 mod restart;

@@ -25,7 +25,7 @@ use crate::{TIMEOUT, apply_md, deploy};
 /// Requests per measured step: enough for ±3 points at any weight (the binomial standard
 /// deviation of a share over 2,000 requests is at most 1.1 points).
 const STEP_REQUESTS: u64 = 2_000;
-const RATE: f64 = 500.0;
+const RATE: f64 = 400.0;
 
 fn host(scenario: &Scenario) -> String {
     format!("{}.models.local", scenario.ns.name)
@@ -391,7 +391,11 @@ async fn shadow_through_a_gateway_that_cannot_mirror_is_refused_and_clients_see_
             .any(|c| c.type_ == "Ready" && c.reason == "TrafficNotSupported")
     })
     .await;
-    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
     assert!(
         ready.message.contains("HTTPRouteRequestMirror"),
         "the status names the missing feature: {ready:?}"
@@ -403,6 +407,10 @@ async fn shadow_through_a_gateway_that_cannot_mirror_is_refused_and_clients_see_
     );
     until_gateway_serves(&scenario.cluster.client, &scenario.ns.name, "iris").await;
     let report = gateway.send(gateway.load(&host, RATE, 1_000)).await;
-    assert_eq!(report.count("1"), 1_000, "every answer comes from stable:\n{report}");
+    assert_eq!(
+        report.count("1"),
+        1_000,
+        "every answer comes from stable:\n{report}"
+    );
     scenario.finish().await;
 }

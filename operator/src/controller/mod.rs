@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
@@ -60,13 +60,19 @@ pub async fn run(
     let (deployments, deployment_events) = cache::cached(scoped::<Deployment>(&client, ns));
     let (services, service_events) = cache::cached(scoped::<Service>(&client, ns));
     let (revisions, revision_events) = cache::cached(scoped::<ControllerRevision>(&client, ns));
+    let (pods, pod_events) = cache::pods(scoped::<Pod>(&client, ns));
     let mut controller = Controller::new(
         scoped::<ModelDeployment>(&client, ns),
         watcher::Config::default(),
     )
     .owns_stream(deployment_events)
     .owns_stream(service_events)
-    .owns_stream(revision_events);
+    .owns_stream(revision_events)
+    // A pod that stops or fails to start wakes its ModelDeployment, which says why at once.
+    .watches_stream(pod_events, |pod| {
+        let name = pod.labels().get(crate::labels::LABEL_DEPLOYMENT)?.clone();
+        Some(ObjectRef::<ModelDeployment>::new(&name).within(&pod.namespace()?))
+    });
     let mut http_routes = None;
     if ctx.routes.gateway_api {
         let (store, events) = cache::cached(scoped::<HTTPRoute>(&client, ns));
@@ -92,6 +98,7 @@ pub async fn run(
     }
     ctx.set_caches(Some(Caches::new(Stores {
         deployments,
+        pods,
         services,
         revisions,
         http_routes,

@@ -53,6 +53,8 @@ pub struct ObservedRevision {
     pub updated_replicas: i32,
     /// Whether the Deployment controller has seen the Deployment's latest spec.
     pub observed_latest: bool,
+    /// What keeps its pods from running, if something does that needs a person.
+    pub problem: Option<crate::pod_health::PodProblem>,
 }
 
 impl ObservedRevision {

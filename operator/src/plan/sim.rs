@@ -113,6 +113,7 @@ impl World {
                     available_replicas: ready,
                     updated_replicas: run.replicas,
                     observed_latest: true,
+                    problem: None,
                 },
             );
         }

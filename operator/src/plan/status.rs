@@ -15,6 +15,21 @@ use super::time::{add, until};
 use super::traffic::TrafficPlan;
 use super::{Input, PlannedEvent, summary};
 
+/// The first revision the decision runs whose pods cannot start, and why.
+fn stuck_pods<'a>(
+    input: &'a Input<'_>,
+    decision: &'a Decision,
+) -> Option<(&'a str, &'a crate::pod_health::PodProblem)> {
+    decision.run.iter().find_map(|run| {
+        let observed = input.observed.revisions.get(&run.revision)?;
+        let problem = observed
+            .problem
+            .as_ref()
+            .filter(|_| !observed.is_available())?;
+        Some((run.revision.as_str(), problem))
+    })
+}
+
 pub(super) fn next(
     input: &Input<'_>,
     decision: &Decision,
@@ -120,11 +135,21 @@ pub(super) fn next(
         )
     } else {
         let reason = reconciling_reason(decision, phase);
+        // Pods that need a person are said at once; the progress deadline still applies.
+        let degraded = match stuck_pods(input, decision) {
+            Some((revision, problem)) => Wanted::new(
+                CONDITION_DEGRADED,
+                true,
+                problem.reason,
+                format!("revision {revision}: {}", problem.message),
+            ),
+            None => Wanted::new(CONDITION_DEGRADED, false, "AsExpected", ""),
+        };
         (
             Wanted::new(CONDITION_PROGRESSING, true, reason, message.clone()),
             Wanted::new(CONDITION_RECONCILING, true, reason, message.clone()),
             Wanted::new(CONDITION_STALLED, false, "AsExpected", ""),
-            Wanted::new(CONDITION_DEGRADED, false, "AsExpected", ""),
+            degraded,
         )
     };
     if deadline_exceeded
@@ -147,7 +172,7 @@ pub(super) fn next(
     } else {
         phase
     };
-    let message = if deadline_exceeded {
+    let message = if deadline_exceeded || degraded.status {
         degraded.message.clone()
     } else {
         message

@@ -725,3 +725,49 @@ fn a_kill_between_recording_a_due_scale_down_and_the_deletion_neither_waits_agai
     world.settle(5);
     assert_eq!(world.count("RevisionScaledDown"), 1);
 }
+
+#[test]
+fn pods_that_cannot_start_are_degraded_at_once_with_their_reason_then_clear() {
+    let (mut world, _old, new) = serving_then(canary(vec![weight(20), pause(None)]), "1.1.0");
+    world.stuck.insert(new.clone());
+    world.settle(5);
+    if let Some(revision) = world.observed.revisions.get_mut(&new) {
+        revision.problem = Some(crate::pod_health::PodProblem {
+            reason: "ImagePullBackOff",
+            message: "pod iris-1: container model-server: ImagePullBackOff: not found".into(),
+        });
+    }
+    world.reconcile();
+    assert_eq!(
+        condition(&world, "Degraded"),
+        ("True".into(), "ImagePullBackOff".into())
+    );
+    assert_eq!(
+        condition(&world, "Stalled").0,
+        "False",
+        "the deadline still runs"
+    );
+    assert!(
+        world
+            .status
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&new),
+        "{:?}",
+        world.status.message
+    );
+    assert_eq!(
+        world.weight_of(&new),
+        0,
+        "no traffic to pods that cannot start"
+    );
+
+    if let Some(revision) = world.observed.revisions.get_mut(&new) {
+        revision.problem = None;
+    }
+    world.pods_ready(&new);
+    world.settle(5);
+    assert_eq!(condition(&world, "Degraded").0, "False");
+    assert_eq!(world.weight_of(&new), 20);
+}
