@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod gate;
+mod harness;
 mod history;
 mod kill;
 mod kstatus;
