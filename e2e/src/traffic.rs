@@ -210,7 +210,8 @@ fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
 }
 
 /// The weighted services Traefik runs for HTTPRoute `namespace/name`, as (Service, weight) per
-/// rule. Traefik names them `httproute-<namespace>-<route>-...-wrr` and their members
+/// rule, counting only members that have servers (endpoints) to send to. Traefik names them
+/// `httproute-<namespace>-<route>-...-wrr` and their members
 /// `<namespace>-<service>-<port name>-<port>`.
 async fn traefik_weights(
     api: &str,
@@ -218,6 +219,16 @@ async fn traefik_weights(
     name: &str,
 ) -> Option<Vec<Vec<(String, i64)>>> {
     let services = get_json(&format!("{api}/api/http/services")).await?;
+    let has_servers = |member: &str| {
+        services.as_array().is_some_and(|all| {
+            all.iter().any(|s| {
+                s["name"].as_str() == Some(&format!("{member}@kubernetesgateway"))
+                    && s["loadBalancer"]["servers"]
+                        .as_array()
+                        .is_some_and(|servers| !servers.is_empty())
+            })
+        })
+    };
     let route_prefix = format!("httproute-{namespace}-{name}-");
     let member_prefix = format!("{namespace}-");
     let rules = services
@@ -234,7 +245,11 @@ async fn traefik_weights(
                 members
                     .iter()
                     .filter_map(|m| {
-                        let member = m["name"].as_str()?.strip_prefix(&member_prefix)?;
+                        let full = m["name"].as_str()?;
+                        if !has_servers(full) {
+                            return None;
+                        }
+                        let member = full.strip_prefix(&member_prefix)?;
                         // `<service>-<port name>-<port>`: the Service is what precedes the last two parts.
                         let mut parts = member.rsplitn(3, '-');
                         let (_, _, service) = (parts.next()?, parts.next()?, parts.next()?);

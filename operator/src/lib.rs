@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod observe;
 pub mod plan;
 pub mod pod_health;
+pub mod preset;
 pub mod render;
 pub mod revision;
 pub mod settings;

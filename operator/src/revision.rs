@@ -35,9 +35,14 @@ impl PodTemplateRecord {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct PodShapingFields<'a> {
     model: &'a modeldeploy_api::v1alpha1::ModelSpec,
     runtime: &'a modeldeploy_api::v1alpha1::RuntimeSpec,
+    /// Absent when no model is downloaded, so that revisions from before the initializer keep
+    /// their names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage_initializer: Option<&'a str>,
 }
 
 /// The revision of `spec`: equal specs give equal revisions, on every operator version that
@@ -47,6 +52,7 @@ pub fn revision_of(spec: &ModelDeploymentSpec) -> String {
     let fields = PodShapingFields {
         model: &spec.model,
         runtime: &spec.runtime,
+        storage_initializer: crate::render::initializer_image(spec),
     };
     // serde_json orders object keys (BTreeMap) and the API types skip unset fields, so the
     // encoding is canonical. Serializing plain data structures cannot fail.
@@ -86,7 +92,7 @@ mod tests {
     #[test]
     fn image_changes_the_revision() {
         let mut other = spec("1.0.0");
-        other.runtime.image = "example.com/server:2".into();
+        other.runtime.image = Some("example.com/server:2".into());
         assert_ne!(revision_of(&spec("1.0.0")), revision_of(&other));
     }
 }

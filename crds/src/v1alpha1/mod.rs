@@ -19,7 +19,7 @@ pub use analysis::{
     WebMetric, WebMetricHeader,
 };
 pub use duration::{Duration, DurationError};
-pub use model::ModelSpec;
+pub use model::{ModelSpec, StorageCredentials};
 pub use request::{REQUEST_ANNOTATION, RequestAction, RolloutRequest};
 pub use runtime::{ImagePullPolicy, Protocol, RuntimeSpec};
 pub use spec::{ModelDeployment, ModelDeploymentSpec};

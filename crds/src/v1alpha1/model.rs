@@ -1,4 +1,5 @@
 use kube::KubeSchema;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The model this deployment serves.
@@ -32,4 +33,23 @@ pub struct ModelSpec {
         .message("model.format must be a lowercase name such as sklearn, onnx, pytorch or huggingface"))]
     #[schemars(length(max = 63))]
     pub format: Option<String>,
+
+    /// Credentials for `storageUri`, by reference only: they are never copied into the spec,
+    /// the status, logs or events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<StorageCredentials>,
+}
+
+/// Where the storage initializer finds credentials for `model.storageUri`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageCredentials {
+    /// A Secret in the ModelDeployment's namespace. Its keys become the storage initializer's
+    /// environment, named as the SDKs expect: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`, `AWS_ENDPOINT_URL`, `AWS_REGION` for `s3://`; `HF_TOKEN` for
+    /// `hf://`. A key `google-credentials.json` is mounted and named by
+    /// `GOOGLE_APPLICATION_CREDENTIALS` for `gs://`. Without a Secret, the pod's ServiceAccount
+    /// (workload identity) is used.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
 }

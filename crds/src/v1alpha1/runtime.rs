@@ -1,18 +1,31 @@
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{EnvVar, Probe, ResourceRequirements, Toleration};
+use k8s_openapi::api::core::v1::{
+    Affinity, EnvFromSource, EnvVar, LocalObjectReference, PodSecurityContext, Probe,
+    ResourceRequirements, SecurityContext, Toleration, TopologySpreadConstraint, Volume,
+    VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The serving container and where its pods may run.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RuntimeSpec {
-    /// Container image of the model server, e.g. `docker.io/seldonio/mlserver:1.6.1`.
+    /// A built-in runtime preset: `mlserver`, `triton`, `torchserve`, `vllm`, or `custom` for
+    /// none. Picked from `model.format` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self in ['mlserver', 'triton', 'torchserve', 'vllm', 'custom']").message("runtime.preset must be mlserver, triton, torchserve, vllm or custom"))]
+    pub preset: Option<String>,
+
+    /// Container image of the model server, e.g. `docker.io/seldonio/mlserver:1.6.1`; the
+    /// preset's when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self.size() > 0 && !self.contains(' ')").message("runtime.image must be a container image reference without spaces, e.g. docker.io/seldonio/mlserver:1.6.1"))]
     #[schemars(length(max = 1024))]
-    pub image: String,
+    pub image: Option<String>,
 
     /// Image pull policy; the Kubernetes default applies when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,14 +46,21 @@ pub struct RuntimeSpec {
     #[schemars(length(max = 256))]
     pub env: Vec<EnvVar>,
 
-    /// Port the model server listens on. The Service exposes the same port.
-    #[serde(default = "default_port")]
+    /// Port the model server listens on. The Service exposes the same port. The preset's, else
+    /// 8080, when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 65535))]
-    pub port: i32,
+    pub port: Option<i32>,
 
     /// Protocol spoken on `port`.
     #[serde(default)]
     pub protocol: Protocol,
+
+    /// Where the model is mounted in the serving container; `/mnt/models` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.startsWith('/')").message("runtime.modelDir must be an absolute path, e.g. /mnt/models"))]
+    #[schemars(length(max = 1024))]
+    pub model_dir: Option<String>,
 
     /// CPU, memory and accelerator requests and limits, e.g. `nvidia.com/gpu: 1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,10 +91,80 @@ pub struct RuntimeSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 253))]
     pub service_account_name: Option<String>,
+
+    /// Environment of the serving container from ConfigMaps and Secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub env_from: Vec<EnvFromSource>,
+
+    /// Extra volumes of the pods, mounted with `volumeMounts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    #[x_kube(validation = Rule::new("self.all(v, !(v.name in ['model-store', 'dshm', 'storage-credentials']))").message("runtime.volumes must not use the names model-store, dshm or storage-credentials, which modeldeploy uses"))]
+    pub volumes: Vec<Volume>,
+
+    /// Mounts of `volumes` in the serving container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub volume_mounts: Vec<VolumeMount>,
+
+    /// Secrets for pulling private images.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub image_pull_secrets: Vec<LocalObjectReference>,
+
+    /// Labels added to the pods, e.g. for a NetworkPolicy or cost allocation; the labels
+    /// modeldeploy sets itself win.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_labels: BTreeMap<String, String>,
+
+    /// Annotations added to the pods, e.g. for a sidecar injector.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_annotations: BTreeMap<String, String>,
+
+    /// Node and pod affinity of the pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+
+    /// How the pods spread across zones or nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8))]
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+
+    /// Security context of the pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security_context: Option<PodSecurityContext>,
+
+    /// Security context of the serving container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<SecurityContext>,
+
+    /// PriorityClass of the pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub priority_class_name: Option<String>,
+
+    /// RuntimeClass of the pods, e.g. `nvidia`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub runtime_class_name: Option<String>,
+
+    /// Size of `/dev/shm`, a memory-backed volume: PyTorch data loaders and NCCL need more than
+    /// the container runtime's 64Mi. E.g. `2Gi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<Quantity>,
 }
 
-fn default_port() -> i32 {
-    8080
+impl RuntimeSpec {
+    /// Port the model server listens on: `port`, else 8080.
+    pub fn port(&self) -> i32 {
+        self.port.unwrap_or(8080)
+    }
+
+    /// Where the model is mounted: `modelDir`, else `/mnt/models`.
+    pub fn model_dir(&self) -> &str {
+        self.model_dir.as_deref().unwrap_or("/mnt/models")
+    }
 }
 
 /// Wire protocol of the model server.

@@ -33,13 +33,21 @@ use super::{ModelDeploymentStatus, ModelSpec, RuntimeSpec, StrategySpec, Traffic
         .message("strategy.abTest needs a traffic provider that can route by header or cookie: set traffic.provider to gatewayAPI, istio or router"),
     validation = Rule::new("!has(self.spec.strategy) || !has(self.spec.strategy.abTest) || !has(self.spec.strategy.abTest.stickiness) || self.spec.traffic.provider != 'istio'")
         .message("strategy.abTest.stickiness needs session persistence, which an Istio VirtualService cannot combine with a weighted split: set traffic.provider to gatewayAPI or router, or route testers with abTest.matches instead"),
+    validation = Rule::new("has(self.spec.runtime.image) || (has(self.spec.runtime.preset) && self.spec.runtime.preset != 'custom') || (has(self.spec.model.format) && self.spec.model.format in ['sklearn', 'xgboost', 'lightgbm', 'onnx', 'tensorrt', 'pytorch', 'torchscript', 'tensorflow', 'pytorch-mar', 'huggingface'])")
+        .message("runtime.image is needed unless a runtime preset applies: set model.format to one of sklearn, xgboost, lightgbm (MLServer), onnx, tensorrt, pytorch, torchscript, tensorflow (Triton), pytorch-mar (TorchServe), huggingface (vLLM), or runtime.preset to mlserver, triton, torchserve or vllm"),
+    validation = Rule::new("!has(self.spec.runtime.preset) || self.spec.runtime.preset != 'custom' || has(self.spec.runtime.image)")
+        .message("runtime.preset custom needs runtime.image: the image of your model server"),
+    validation = Rule::new("!has(self.spec.model.credentials) || has(self.spec.model.storageUri)")
+        .message("model.credentials is for reading model.storageUri: set model.storageUri too, or remove model.credentials"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ModelDeploymentSpec {
     /// The model to serve.
     pub model: ModelSpec,
 
-    /// The serving container.
+    /// The serving container and its pods. Unset fields come from the runtime preset that
+    /// `runtime.preset` names or `model.format` picks.
+    #[serde(default)]
     pub runtime: RuntimeSpec,
 
     /// Pods per revision once it takes all traffic.

@@ -99,7 +99,7 @@ async fn shows_pod_reason(
 async fn an_image_that_cannot_be_pulled_shows_in_status_at_once() {
     shows_pod_reason(
         "pull",
-        |md| md.spec.runtime.image = "docker.io/seldonio/mlserver:unpullable".into(),
+        |md| md.spec.runtime.image = Some("docker.io/seldonio/mlserver:unpullable".into()),
         "ImagePullBackOff",
         "Back-off pulling image",
     )

@@ -81,7 +81,7 @@ async fn every_sample_becomes_ready_with_owned_labelled_children() {
             Some(revision.as_str())
         );
         let port = &service.spec.as_ref().unwrap().ports.as_ref().unwrap()[0];
-        assert_eq!(port.port, md.spec.runtime.port);
+        assert_eq!(port.port, md.spec.runtime.port());
 
         let replicas = usize::try_from(md.spec.replicas).unwrap();
         assert_eq!(

@@ -32,6 +32,7 @@ use crate::error::Error;
 use crate::observe;
 use crate::observe::ChildApis;
 use crate::plan::{self, Input};
+use crate::preset;
 use crate::render::Owner;
 use crate::revision::revision_of;
 use crate::traffic::{Gateway, GatewayClass, HTTPRoute, VirtualService};
@@ -248,6 +249,12 @@ async fn advance(
     now: Timestamp,
     recorded: &mut Option<ModelDeploymentStatus>,
 ) -> Result<Action, Error> {
+    // Planned, hashed and rendered with its runtime preset filled in.
+    let effective = ModelDeployment {
+        spec: preset::effective(&md.spec),
+        ..md.clone()
+    };
+    let md = &effective;
     let children = observe::children(
         caches,
         &scope.owner.namespace,

@@ -31,7 +31,7 @@ pub fn service(
             selector: Some(selector),
             ports: Some(vec![ServicePort {
                 name: Some(port_name.to_owned()),
-                port: spec.runtime.port,
+                port: spec.runtime.port(),
                 target_port: Some(IntOrString::String(port_name.to_owned())),
                 protocol: Some("TCP".to_owned()),
                 app_protocol: Some(

@@ -46,7 +46,7 @@ impl TrafficRouter for GatewayApi {
     }
 
     fn render(&self, owner: &Owner, spec: &ModelDeploymentSpec, plan: &TrafficPlan) -> Routing {
-        let port = Some(spec.runtime.port);
+        let port = Some(spec.runtime.port());
         let stable_name = services::stable_name(owner);
         let candidate_name = services::candidate_name(owner, plan);
         let mut rules = Vec::new();

@@ -29,7 +29,7 @@ impl TrafficRouter for Istio {
 
     fn render(&self, owner: &Owner, spec: &ModelDeploymentSpec, plan: &TrafficPlan) -> Routing {
         let port = Some(IstioPort {
-            number: spec.runtime.port,
+            number: spec.runtime.port(),
         });
         let destination = |name: &str| IstioDestination {
             host: services::host(owner, name),
