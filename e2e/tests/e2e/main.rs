@@ -10,6 +10,7 @@ mod kill;
 mod kstatus;
 mod leader;
 mod metrics;
+mod models;
 mod packaging;
 mod plugin;
 mod pod_failures;

@@ -35,6 +35,8 @@ const MLSERVER: Preset = Preset {
     ],
     ready_path: "/v2/models/{name}/ready",
     startup_periods: 60,
+    // The image runs as user 1000.
+    run_as_user: Some(1000),
 };
 
 /// Triton serves ONNX, TensorRT, TorchScript and TensorFlow models from a model repository.
@@ -54,6 +56,7 @@ const TRITON: Preset = Preset {
     format_env: &[],
     ready_path: "/v2/models/{name}/ready",
     startup_periods: 60,
+    run_as_user: None,
 };
 
 /// TorchServe serves model archives (`.mar`). Its `/ping` answers Healthy only once every
@@ -75,6 +78,7 @@ const TORCHSERVE: Preset = Preset {
     format_env: &[],
     ready_path: "/ping",
     startup_periods: 60,
+    run_as_user: None,
 };
 
 /// vLLM serves Hugging Face language models with an OpenAI-compatible API; `/health` answers
@@ -94,6 +98,7 @@ const VLLM: Preset = Preset {
     format_env: &[],
     ready_path: "/health",
     startup_periods: 180,
+    run_as_user: None,
 };
 
 /// Every built-in preset.

@@ -9,7 +9,7 @@
 
 mod builtin;
 
-use k8s_openapi::api::core::v1::{EnvVar, HTTPGetAction, Probe};
+use k8s_openapi::api::core::v1::{EnvVar, HTTPGetAction, Probe, SecurityContext};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use modeldeploy_api::v1alpha1::{ModelDeploymentSpec, RuntimeSpec};
 
@@ -32,6 +32,10 @@ pub struct Preset {
     pub ready_path: &'static str,
     /// How long the start-up probe waits for the model to load, in 10 s periods.
     pub startup_periods: i32,
+    /// The image's non-root user, when the server runs as one: the container then gets a
+    /// security context that the `restricted` Pod Security level admits. The kubelet can only
+    /// check a numeric user, so the image's own user name is not enough.
+    pub run_as_user: Option<i64>,
 }
 
 /// The preset `spec` asks for, if any.
@@ -113,6 +117,12 @@ pub fn effective(spec: &ModelDeploymentSpec) -> ModelDeploymentSpec {
             .startup_probe
             .clone()
             .or_else(|| Some(probe(preset.startup_periods, 10))),
+        security_context: user.security_context.clone().or_else(|| {
+            preset.run_as_user.map(|uid| SecurityContext {
+                run_as_user: Some(uid),
+                ..crate::render::restricted()
+            })
+        }),
         ..user.clone()
     };
     ModelDeploymentSpec {

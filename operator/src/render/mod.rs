@@ -8,7 +8,7 @@ mod storage;
 pub use deployment::{deployment, rescaled};
 pub use history::template_record;
 pub use service::{selected_revision, service};
-pub use storage::{STORAGE_INITIALIZER_IMAGE, initializer_image, model_storage};
+pub use storage::{STORAGE_INITIALIZER_IMAGE, initializer_image, model_storage, restricted};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 

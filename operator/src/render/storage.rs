@@ -134,7 +134,11 @@ pub fn model_storage(spec: &ModelDeploymentSpec) -> ModelStorage {
         }),
         // Its failure message (the URI and the cause) is what the ModelDeployment shows.
         termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
-        security_context: Some(restricted()),
+        // The image's user (distroless nonroot), numeric so that the kubelet can check it.
+        security_context: Some(SecurityContext {
+            run_as_user: Some(65532),
+            ..restricted()
+        }),
         ..Container::default()
     };
     ModelStorage {
