@@ -38,9 +38,10 @@ TRAEFIK=$("$REPO/e2e/dataplane/build-traefik.sh")
 DATAPLANE_DIR=$REPO/e2e/dataplane
 # Pods whose image starts with this run the demo model server (see kwok-pod-stages.yaml).
 SERVED_IMAGE=modeldeploy/demo-model
-log "building the pod supervisor and the demo model server"
-(cd "$REPO" && cargo build --locked --quiet -p modeldeploy-pod-supervisor -p modeldeploy-demo-model) \
-  || die "cargo build of the pod supervisor and the demo model server failed"
+log "building the pod supervisor, the demo model server and the storage initializer"
+(cd "$REPO" && cargo build --locked --quiet -p modeldeploy-pod-supervisor -p modeldeploy-demo-model \
+  -p modeldeploy-storage-initializer) \
+  || die "cargo build of the pod supervisor, the demo model server and the storage initializer failed"
 TARGET_BIN=${CARGO_TARGET_DIR:-$REPO/target}/debug
 "$DATAPLANE_DIR/netns.sh" up "$RUN"
 # shellcheck source=/dev/null
@@ -197,7 +198,8 @@ mkdir -p "$RUN/prometheus/targets" "$RUN/prometheus/data"
 log "starting the pod supervisor (model servers in $NETNS; their logs: $RUN/pods/)"
 start pod-supervisor env KUBECONFIG="$KC" "$TARGET_BIN/modeldeploy-pod-supervisor" --node kwok-node-0 \
   --netns "$NETNS" --image-prefix "$SERVED_IMAGE" --server "$TARGET_BIN/modeldeploy-demo-model" \
-  --log-dir "$RUN/pods" --prometheus-targets "$RUN/prometheus/targets/pods.json"
+  --log-dir "$RUN/pods" --prometheus-targets "$RUN/prometheus/targets/pods.json" \
+  --init-binary "docker.io/modeldeploy/storage-initializer=$TARGET_BIN/modeldeploy-storage-initializer"
 
 log "installing the Gateway API $GATEWAY_API_VERSION and Istio $ISTIO_API_VERSION CRDs"
 GW_DIR=$(go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')

@@ -7,14 +7,15 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use tokio::process::{Child, Command};
 
+use crate::init;
 use crate::pod::ServedPod;
 use crate::probe;
-use crate::status::{self, ProcessState};
+use crate::status::{self, InitState, InitStatus, ProcessState};
 
 /// Readiness is checked this often: more often than a kubelet's default 10 s, so that tests see a
 /// model become ready without waiting.
@@ -32,19 +33,28 @@ pub struct Runner {
     pub netns: String,
     /// The model server binary run for every served pod.
     pub server: PathBuf,
-    /// Each pod's output goes to `<namespace>_<name>.log` here.
+    /// Each pod's output goes to `<namespace>_<name>.log` here, and its volumes to
+    /// `<namespace>_<name>/volumes/`.
     pub log_dir: PathBuf,
+    /// Init container images run for real, by image prefix.
+    pub init_binaries: Vec<(String, PathBuf)>,
 }
 
 impl Runner {
-    fn spawn(&self, pod: &ServedPod) -> std::io::Result<Child> {
+    fn log(&self, pod: &ServedPod) -> std::io::Result<std::fs::File> {
         let log_path = self
             .log_dir
             .join(format!("{}_{}.log", pod.namespace, pod.name));
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)?;
+        OpenOptions::new().create(true).append(true).open(&log_path)
+    }
+
+    /// The pod's own directory, for its volumes and termination messages.
+    fn pod_dir(&self, pod: &ServedPod) -> PathBuf {
+        self.log_dir.join(format!("{}_{}", pod.namespace, pod.name))
+    }
+
+    fn spawn(&self, pod: &ServedPod) -> std::io::Result<Child> {
+        let log = self.log(pod)?;
         Command::new("ip")
             .args(["netns", "exec", &self.netns])
             .arg(&self.server)
@@ -59,8 +69,14 @@ impl Runner {
     }
 }
 
-/// Runs `pod` until the task is aborted; aborting kills the process.
-pub async fn supervise(pod: ServedPod, runner: &Runner, api: Api<Pod>) {
+/// Runs `pod`'s init containers, then its server, until the task is aborted; aborting kills
+/// the process.
+pub async fn supervise(pod: ServedPod, runner: &Runner, client: kube::Client) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
+    if !pod.init.is_empty() {
+        let secrets: Api<Secret> = Api::namespaced(client, &pod.namespace);
+        initialize(&pod, runner, &api, &secrets).await;
+    }
     let mut restarts = 0;
     let mut backoff = FIRST_BACKOFF;
     loop {
@@ -109,6 +125,132 @@ pub async fn supervise(pod: ServedPod, runner: &Runner, api: Api<Pod>) {
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Runs the init containers in order, each until it succeeds, as a kubelet does; reports each
+/// step in the pod's status.
+async fn initialize(pod: &ServedPod, runner: &Runner, api: &Api<Pod>, secrets: &Api<Secret>) {
+    let mut statuses: Vec<InitStatus> = pod
+        .init
+        .iter()
+        .map(|c| InitStatus {
+            name: c.name.clone(),
+            image: c.image.clone(),
+            state: InitState::Waiting {
+                reason: "PodInitializing".to_owned(),
+                message: String::new(),
+            },
+            restarts: 0,
+            last_failure: None,
+        })
+        .collect();
+    let volumes = runner.pod_dir(pod).join("volumes");
+    for (index, container) in pod.init.iter().enumerate() {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let started = Timestamp::now();
+            let Some(binary) = init::binary_for(&container.image, &runner.init_binaries) else {
+                // An image the harness cannot run completes at once, as kwok would have it.
+                statuses[index].state = InitState::Completed {
+                    started,
+                    finished: started,
+                };
+                break;
+            };
+            let env = match init::secret_env(secrets, &container.env_secrets).await {
+                Ok(env) => env,
+                Err(message) => {
+                    statuses[index].state = InitState::Waiting {
+                        reason: "CreateContainerConfigError".to_owned(),
+                        message,
+                    };
+                    report_init(api, pod, &statuses).await;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            };
+            statuses[index].state = InitState::Running { since: started };
+            report_init(api, pod, &statuses).await;
+            let outcome = run_init(runner, pod, container, binary, &volumes, env).await;
+            let finished = Timestamp::now();
+            match outcome {
+                Ok(()) => {
+                    statuses[index].state = InitState::Completed { started, finished };
+                    break;
+                }
+                Err((exit_code, message)) => {
+                    tracing::warn!(pod = %pod.key(), container = %container.name, exit_code, %message, "init container failed");
+                    statuses[index].restarts += 1;
+                    statuses[index].last_failure = Some((exit_code, message, started, finished));
+                    statuses[index].state = InitState::Waiting {
+                        reason: "CrashLoopBackOff".to_owned(),
+                        message: format!("back-off restarting failed container {}", container.name),
+                    };
+                    report_init(api, pod, &statuses).await;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+    report_init(api, pod, &statuses).await;
+}
+
+/// Runs one init container to its end: its exit code and termination message when it fails.
+async fn run_init(
+    runner: &Runner,
+    pod: &ServedPod,
+    container: &init::InitContainer,
+    binary: &std::path::Path,
+    volumes: &std::path::Path,
+    secret_env: std::collections::BTreeMap<String, String>,
+) -> Result<(), (i32, String)> {
+    let termination = runner
+        .pod_dir(pod)
+        .join(format!("{}.termination", container.name));
+    let prepared = std::fs::create_dir_all(volumes)
+        .and_then(|()| {
+            container
+                .mounts
+                .values()
+                .try_for_each(|v| std::fs::create_dir_all(volumes.join(v)))
+        })
+        .and_then(|()| runner.log(pod));
+    let log = prepared.map_err(|e| (-1, format!("cannot prepare the pod's volumes: {e}")))?;
+    let stderr = log.try_clone().map_err(|e| (-1, e.to_string()))?;
+    let _ = std::fs::remove_file(&termination);
+    let status = Command::new("ip")
+        .args(["netns", "exec", &runner.netns])
+        .arg(binary)
+        .args(container.host_args(volumes))
+        .arg("--termination-message-path")
+        .arg(&termination)
+        .env_clear()
+        .envs(&container.env)
+        .envs(&secret_env)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .status()
+        .await
+        .map_err(|e| (-1, format!("cannot start {}: {e}", binary.display())))?;
+    if status.success() {
+        return Ok(());
+    }
+    let message = std::fs::read_to_string(&termination).unwrap_or_default();
+    Err((status.code().unwrap_or(-1), message.trim().to_owned()))
+}
+
+async fn report_init(api: &Api<Pod>, pod: &ServedPod, statuses: &[InitStatus]) {
+    let patch = status::init_patch(statuses, Timestamp::now());
+    if let Err(error) = api
+        .patch_status(&pod.name, &PatchParams::default(), &Patch::Strategic(patch))
+        .await
+    {
+        tracing::warn!(pod = %pod.key(), %error, "cannot write the pod's status");
     }
 }
 

@@ -6,6 +6,7 @@
 //! environment; reports its readiness as the pod's; restarts it when it exits; and stops it when
 //! the pod goes; and keeps Prometheus's list of those servers. Started and stopped by `e2e/controlplane/up.sh` and `down.sh`.
 
+mod init;
 mod lifecycle;
 mod pod;
 mod probe;
@@ -41,9 +42,24 @@ struct Args {
     /// Each pod's output goes to a file here.
     #[arg(long)]
     log_dir: PathBuf,
+    /// An init container image run for real, as `IMAGE_PREFIX=BINARY` (e.g. the storage
+    /// initializer); other init containers complete at once.
+    #[arg(long = "init-binary", value_parser = parse_init_binary)]
+    init_binaries: Vec<(String, PathBuf)>,
     /// Keeps the served pods here as Prometheus `file_sd_configs` targets.
     #[arg(long)]
     prometheus_targets: Option<PathBuf>,
+}
+
+fn parse_init_binary(text: &str) -> Result<(String, PathBuf), String> {
+    let (prefix, binary) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not IMAGE_PREFIX=BINARY"))?;
+    let binary = PathBuf::from(binary);
+    if !binary.is_file() {
+        return Err(format!("{} does not exist", binary.display()));
+    }
+    Ok((prefix.to_owned(), binary))
 }
 
 #[tokio::main]
@@ -70,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
         netns: args.netns,
         server: args.server,
         log_dir: args.log_dir,
+        init_binaries: args.init_binaries,
     });
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut running = supervisor::Running::new(args.prometheus_targets);

@@ -7,6 +7,8 @@ use std::net::IpAddr;
 use k8s_openapi::api::core::v1::{Container, Pod, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::init::InitContainer;
+
 /// Port a container listens on when it declares none, as the demo model server does.
 const DEFAULT_PORT: u16 = 8080;
 
@@ -26,6 +28,8 @@ pub struct ServedPod {
     pub readiness: Readiness,
     /// Containers after the first are not run; they are reported ready so that the pod can be.
     pub other_containers: Vec<(String, String)>,
+    /// Run to completion, in order, before the server.
+    pub init: Vec<InitContainer>,
 }
 
 /// How the supervisor decides that the process is ready, following the container's probe.
@@ -113,6 +117,7 @@ impl ServedPod {
                 .iter()
                 .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
                 .collect(),
+            init: crate::init::of_pod(pod),
         })
     }
 

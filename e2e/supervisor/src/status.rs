@@ -86,6 +86,89 @@ pub fn patch(pod: &ServedPod, state: &ProcessState, restarts: i32, now: Timestam
     }})
 }
 
+/// Where one init container stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InitState {
+    Waiting {
+        reason: String,
+        message: String,
+    },
+    Running {
+        since: Timestamp,
+    },
+    Completed {
+        started: Timestamp,
+        finished: Timestamp,
+    },
+}
+
+/// One init container's status: its state, restarts and last failure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InitStatus {
+    pub name: String,
+    pub image: String,
+    pub state: InitState,
+    pub restarts: i32,
+    /// Exit code and termination message of its last failed run.
+    pub last_failure: Option<(i32, String, Timestamp, Timestamp)>,
+}
+
+/// The patch while init containers run: not initialized (nor ready) until all completed.
+pub fn init_patch(statuses: &[InitStatus], now: Timestamp) -> Value {
+    let done = statuses
+        .iter()
+        .all(|s| matches!(s.state, InitState::Completed { .. }));
+    let condition = |kind: &str, status: bool, reason: &str| {
+        json!({
+            "type": kind,
+            "status": if status { "True" } else { "False" },
+            "lastTransitionTime": now.to_string(),
+            "reason": if status { Value::Null } else { json!(reason) },
+        })
+    };
+    let statuses: Vec<Value> = statuses
+        .iter()
+        .map(|s| {
+            let state = match &s.state {
+                InitState::Waiting { reason, message } => {
+                    json!({"waiting": {"reason": reason, "message": message}})
+                }
+                InitState::Running { since } => {
+                    json!({"running": {"startedAt": since.to_string()}})
+                }
+                InitState::Completed { started, finished } => json!({"terminated": {
+                    "exitCode": 0, "reason": "Completed",
+                    "startedAt": started.to_string(), "finishedAt": finished.to_string(),
+                }}),
+            };
+            let last =
+                s.last_failure
+                    .as_ref()
+                    .map_or(json!({}), |(code, message, started, finished)| {
+                        json!({"terminated": {
+                            "exitCode": code, "reason": "Error", "message": message,
+                            "startedAt": started.to_string(), "finishedAt": finished.to_string(),
+                        }})
+                    });
+            json!({
+                "name": s.name, "image": s.image, "imageID": "",
+                "ready": matches!(s.state, InitState::Completed { .. }),
+                "restartCount": s.restarts, "state": state, "lastState": last,
+            })
+        })
+        .collect();
+    let mut conditions = vec![condition("Initialized", done, "ContainersNotInitialized")];
+    if !done {
+        conditions.push(condition("Ready", false, "ContainersNotInitialized"));
+        conditions.push(condition(
+            "ContainersReady",
+            false,
+            "ContainersNotInitialized",
+        ));
+    }
+    json!({"status": {"conditions": conditions, "initContainerStatuses": statuses}})
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -105,6 +188,7 @@ mod tests {
             labels: Default::default(),
             readiness: Readiness::Running,
             other_containers: vec![],
+            init: vec![],
         }
     }
 

@@ -117,11 +117,11 @@ async fn apply(
                 return;
             }
             running.stop(&uid);
-            let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
+            let client = client.clone();
             let runner = Arc::clone(runner);
             let task_pod = pod.clone();
             let task = tokio::spawn(async move {
-                lifecycle::supervise(task_pod, &runner, api).await;
+                lifecycle::supervise(task_pod, &runner, client).await;
             });
             running.pods.insert(uid, (pod, task));
             running.write_targets();

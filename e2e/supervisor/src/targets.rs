@@ -70,6 +70,7 @@ mod tests {
             labels: [("modeldeploy.io/revision".to_owned(), "abc".to_owned())].into(),
             readiness: Readiness::Running,
             other_containers: vec![],
+            init: vec![],
         };
         let rendered = render([&pod]);
         assert_eq!(rendered[0]["targets"][0], "198.18.0.7:8080");

@@ -3,12 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Pod, ResourceRequirements};
+use k8s_openapi::api::core::v1::{Pod, ResourceRequirements, Secret};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::Api;
 use kube::api::ListParams;
-use modeldeploy_api::v1alpha1::ModelDeployment;
+use modeldeploy_api::v1alpha1::{ModelDeployment, StorageCredentials};
 use modeldeploy_e2e::rollout::until_status;
+use modeldeploy_e2e::traffic::{Gateway, demo_model};
 use modeldeploy_e2e::{Scenario, until};
 
 use crate::strategies::{canary, iris, pause, weight};
@@ -122,4 +123,78 @@ async fn a_pod_no_node_has_gpus_for_shows_in_status_at_once() {
         "Insufficient nvidia.com/gpu",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_failing_storage_initializer_shows_in_status_with_the_uri_and_the_cause() {
+    let scenario = Scenario::start("init-fails", false).await;
+    let models: Api<ModelDeployment> = scenario.api();
+    let pods: Api<Pod> = scenario.api();
+    // Credentials by reference, pointing the initializer at an S3 endpoint where nothing listens.
+    let secrets: Api<Secret> = scenario.api();
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "s3-reader"},
+        "stringData": {
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": "reader", "AWS_SECRET_ACCESS_KEY": "not-a-real-secret",
+            "AWS_REGION": "us-east-1",
+        },
+    }))
+    .unwrap();
+    secrets.create(&Default::default(), &secret).await.unwrap();
+    let gateway = Gateway::local();
+    let mut md = demo_model(
+        "iris",
+        "1",
+        1,
+        gateway.traffic("init.models.local"),
+        None,
+        &[],
+    );
+    md.spec.model.storage_uri = Some("s3://models/iris/1".into());
+    md.spec.model.credentials = Some(StorageCredentials {
+        secret_name: "s3-reader".into(),
+    });
+    apply_md(&models, &md).await;
+
+    until(TIMEOUT, "the storage initializer has failed", || {
+        let pods = pods.clone();
+        async move {
+            let listed = pods
+                .list(&ListParams::default().labels("modeldeploy.io/deployment=iris"))
+                .await
+                .ok()?;
+            let text = serde_json::to_string(&listed.items).ok()?;
+            text.contains("CrashLoopBackOff").then_some(())
+        }
+    })
+    .await;
+    let seen = Instant::now();
+    let status = until_status(
+        &models,
+        "iris",
+        ONE_RECONCILE,
+        "the ModelDeployment shows the failure",
+        |s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == "Degraded" && c.status == "True" && c.reason == "CrashLoopBackOff"
+            })
+        },
+    )
+    .await;
+    let message = status.message.unwrap_or_default();
+    assert!(
+        message.contains("init container storage-initializer")
+            && message.contains("s3://models/iris/1"),
+        "the status names the initializer and the URI: {message}"
+    );
+    assert!(
+        !message.contains("not-a-real-secret"),
+        "no credential in status: {message}"
+    );
+    eprintln!(
+        "shown {:?} after the pod showed it: {message}",
+        seen.elapsed()
+    );
+    scenario.finish().await;
 }
