@@ -47,11 +47,16 @@ TARGET_BIN=${CARGO_TARGET_DIR:-$REPO/target}/debug
 # shellcheck source=/dev/null
 . "$RUN/netns.env"
 
+# A port below the kernel's ephemeral range, so that no outgoing connection can hold it by the
+# time a server binds it; checked free with a connect (and `ss` when there is one).
+read -r EPHEMERAL_LOW _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || EPHEMERAL_LOW=32768
 free_port() {
-  local port
+  local port low=10000 span=$((EPHEMERAL_LOW - 10000))
   for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+    port=$((low + RANDOM % span))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
+    if command -v ss >/dev/null && ss -Htan "( sport = :$port )" 2>/dev/null | grep -q .; then continue; fi
+    echo "$port"; return 0
   done
   die "no free TCP port found on 127.0.0.1"
 }
