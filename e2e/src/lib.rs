@@ -7,6 +7,7 @@
 
 pub mod cluster;
 pub mod load;
+pub mod mlflow;
 pub mod operator;
 pub mod process;
 pub mod rollout;

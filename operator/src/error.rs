@@ -26,6 +26,13 @@ pub enum Error {
     )]
     NotOwned { kind: String, name: String },
 
+    #[error("model.registry {reference}: {source}")]
+    Registry {
+        reference: String,
+        #[source]
+        source: crate::registry::RegistryError,
+    },
+
     #[error(
         "traffic.provider {provider} needs the {kind} API, which this cluster does not serve (or the operator may not use); install its CRDs, or choose another traffic.provider"
     )]
@@ -59,7 +66,13 @@ impl Error {
     }
 
     /// Every reason [`Error::status_reason`] gives.
-    pub const STATUS_REASONS: [&'static str; 6] = [
+    pub const STATUS_REASONS: [&'static str; 12] = [
+        "RegistryModelNotFound",
+        "RegistryModelNotReady",
+        "RegistryUnauthorized",
+        "RegistryUnreachable",
+        "RegistryInvalidResponse",
+        "RegistryMisconfigured",
         "NameConflict",
         "TrafficApiMissing",
         "ChildRejected",
@@ -74,6 +87,9 @@ impl Error {
     pub fn status_reason(&self) -> Option<&'static str> {
         match self {
             Error::NotOwned { .. } => Some("NameConflict"),
+            // Shown even when it may pass (an unreachable registry): nothing can be deployed
+            // until the reference resolves, and the user should know why.
+            Error::Registry { source, .. } => Some(source.reason()),
             Error::ApiMissing { .. } => Some("TrafficApiMissing"),
             Error::Kube {
                 source: kube::Error::Api(status),
@@ -97,6 +113,7 @@ impl Error {
             Error::Kube { .. } => "KubeApi",
             Error::Serialize { .. } => "Serialize",
             Error::NotOwned { .. } => "NotOwned",
+            Error::Registry { .. } => "Registry",
             Error::ApiMissing { .. } => "ApiMissing",
             Error::MissingMetadata(_) => "MissingMetadata",
         }

@@ -16,6 +16,7 @@ pub fn spec(version: &str) -> ModelDeploymentSpec {
             storage_uri: Some("s3://models/iris".into()),
             format: Some("sklearn".into()),
             credentials: None,
+            registry: None,
         },
         runtime: RuntimeSpec {
             image: Some("docker.io/seldonio/mlserver:1.6.1".into()),

@@ -19,14 +19,14 @@ pub use analysis::{
     WebMetric, WebMetricHeader,
 };
 pub use duration::{Duration, DurationError};
-pub use model::{ModelSpec, StorageCredentials};
+pub use model::{ModelSpec, RegistryKind, RegistryReference, StorageCredentials};
 pub use request::{REQUEST_ANNOTATION, RequestAction, RolloutRequest};
 pub use runtime::{ImagePullPolicy, Protocol, RuntimeSpec};
 pub use spec::{ModelDeployment, ModelDeploymentSpec};
 pub use status::{
     HistoryEntry, MirrorTarget, ModelDeploymentStatus, PauseReason, PauseStatus, Phase,
-    RequestStatus, RetiredRevision, RevisionStatus, RolloutStage, RolloutStatus, TrafficTarget,
-    UndoStatus,
+    RegistryStatus, RequestStatus, RetiredRevision, RevisionStatus, RolloutStage, RolloutStatus,
+    TrafficTarget, UndoStatus,
 };
 pub use strategy::{
     AbDecision, AbTestStrategy, BlueGreenStrategy, CanaryStep, CanaryStrategy, DecisionGoal,

@@ -22,6 +22,7 @@ use super::{ModelDeploymentStatus, ModelSpec, RuntimeSpec, StrategySpec, Traffic
     printcolumn(name = "Traffic", type_ = "string", json_path = ".status.trafficSummary", description = "Share of traffic per revision"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.ready", description = "Ready replicas of the stable revision / desired"),
     printcolumn(name = "Model", type_ = "string", json_path = ".spec.model.version", description = "Model version in the spec", priority = "1"),
+    printcolumn(name = "Registry", type_ = "string", json_path = ".status.registry.pinned", description = "Registry version pinned, and one available", priority = "1"),
     printcolumn(name = "Stable", type_ = "string", json_path = ".status.stableRevision", description = "Revision serving traffic", priority = "1"),
     printcolumn(name = "Candidate", type_ = "string", json_path = ".status.candidateRevision", description = "Revision being rolled out", priority = "1"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
@@ -37,8 +38,12 @@ use super::{ModelDeploymentStatus, ModelSpec, RuntimeSpec, StrategySpec, Traffic
         .message("runtime.image is needed unless a runtime preset applies: set model.format to one of sklearn, xgboost, lightgbm (MLServer), onnx, tensorrt, pytorch, torchscript, tensorflow (Triton), pytorch-mar (TorchServe), huggingface (vLLM), or runtime.preset to mlserver, triton, torchserve or vllm"),
     validation = Rule::new("!has(self.spec.runtime.preset) || self.spec.runtime.preset != 'custom' || has(self.spec.runtime.image)")
         .message("runtime.preset custom needs runtime.image: the image of your model server"),
-    validation = Rule::new("!has(self.spec.model.credentials) || has(self.spec.model.storageUri)")
-        .message("model.credentials is for reading model.storageUri: set model.storageUri too, or remove model.credentials"),
+    validation = Rule::new("has(self.spec.model.version) != has(self.spec.model.registry)")
+        .message("model needs exactly one of version (with storageUri) or registry, which resolves the version and where it is stored"),
+    validation = Rule::new("!has(self.spec.model.registry) || !has(self.spec.model.storageUri)")
+        .message("model.storageUri comes from model.registry when it is set: remove model.storageUri"),
+    validation = Rule::new("!has(self.spec.model.credentials) || has(self.spec.model.storageUri) || has(self.spec.model.registry)")
+        .message("model.credentials is for reading model.storageUri: set model.storageUri (or model.registry) too, or remove model.credentials"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ModelDeploymentSpec {

@@ -73,6 +73,10 @@ pub struct ModelDeploymentStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 
+    /// What `model.registry` resolved to and is pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryStatus>,
+
     /// Set by `kubectl modeldeploy undo`: an earlier revision serves instead of the spec's, until
     /// the spec changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -288,4 +292,23 @@ pub struct TrafficTarget {
 pub struct RetiredRevision {
     pub name: String,
     pub scale_down_at: Time,
+}
+
+/// A registry reference, resolved and pinned.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryStatus {
+    /// The reference as resolved, e.g. `fraud@champion` or `fraud/3`.
+    pub reference: String,
+    /// The pinned version: the one deployed.
+    pub version: String,
+    /// Where the pinned version's artifacts are, as the storage initializer fetches them.
+    pub source: String,
+    /// A newer version the alias points at that is not rolled out (`followAlias` is off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<String>,
+    /// `reference=version`, and `(available: N)` when there is one, for `kubectl get`.
+    pub pinned: String,
+    /// When the reference was last resolved.
+    pub resolved_at: Time,
 }

@@ -16,6 +16,7 @@ mod plugin;
 mod pod_failures;
 mod rbac;
 mod reconcile;
+mod registry;
 mod restart;
 mod rollout;
 mod samples;

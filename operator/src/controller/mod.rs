@@ -4,6 +4,7 @@
 mod carry_out;
 mod context;
 mod report;
+mod resolve;
 mod route_apis;
 
 use carry_out::{Scope, carry_out};
@@ -31,6 +32,7 @@ use crate::cache::{self, Caches, Stores};
 use crate::error::Error;
 use crate::observe;
 use crate::observe::ChildApis;
+use crate::pin;
 use crate::plan::{self, Input};
 use crate::preset;
 use crate::render::Owner;
@@ -249,9 +251,29 @@ async fn advance(
     now: Timestamp,
     recorded: &mut Option<ModelDeploymentStatus>,
 ) -> Result<Action, Error> {
-    // Planned, hashed and rendered with its runtime preset filled in.
+    let (registry, registry_wake) = match &md.spec.model.registry {
+        Some(reference) => {
+            let previous = status.registry.as_ref();
+            let (pinned, wake) = resolve::resolve(
+                &ctx.client,
+                &scope.owner.namespace,
+                reference,
+                previous,
+                now,
+            )
+            .await?;
+            (Some(pinned), wake)
+        }
+        None => (None, None),
+    };
+    // Planned, hashed and rendered with the registry's pinned version and the runtime preset
+    // filled in.
+    let resolved = match &registry {
+        Some(pinned) => pin::applied(&md.spec, pinned),
+        None => md.spec.clone(),
+    };
     let effective = ModelDeployment {
-        spec: preset::effective(&md.spec),
+        spec: preset::effective(&resolved),
         ..md.clone()
     };
     let md = &effective;
@@ -276,6 +298,7 @@ async fn advance(
         version: &md.spec.model.version,
         observed: &observed,
         request: request.as_ref(),
+        registry: registry.as_ref(),
         now,
     });
 
@@ -304,6 +327,7 @@ async fn advance(
         .requeue_after
         .into_iter()
         .chain(draining)
+        .chain(registry_wake)
         .min()
         .map_or(RESYNC, |after| (after + Duration::from_secs(1)).min(RESYNC));
     Ok(Action::requeue(requeue))

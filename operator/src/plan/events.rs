@@ -6,6 +6,59 @@ use modeldeploy_api::v1alpha1::{ModelDeploymentStatus, PauseReason, RolloutStage
 
 use super::PlannedEvent;
 
+/// A pin that moved (the alias was followed) or a newer version that is only available.
+fn registry_events(
+    old: &ModelDeploymentStatus,
+    new: &ModelDeploymentStatus,
+    events: &mut Vec<PlannedEvent>,
+) {
+    let Some(after) = &new.registry else {
+        return;
+    };
+    let revision = new.stable_revision.as_deref().unwrap_or_default();
+    let before = old
+        .registry
+        .as_ref()
+        .filter(|b| b.reference == after.reference);
+    match before {
+        None => events.push(PlannedEvent::normal(
+            "ModelResolved",
+            "Resolve",
+            revision,
+            format!(
+                "{} is version {} at {}",
+                after.reference, after.version, after.source
+            ),
+        )),
+        Some(before) if before.version != after.version => events.push(PlannedEvent::normal(
+            "AliasMoved",
+            "Resolve",
+            revision,
+            format!(
+                "{} moved from version {} to version {}; rolling it out",
+                after.reference, before.version, after.version
+            ),
+        )),
+        Some(before) => {
+            if let Some(available) = after
+                .available
+                .as_ref()
+                .filter(|a| before.available.as_ref() != Some(*a))
+            {
+                events.push(PlannedEvent::normal(
+                    "UpdateAvailable",
+                    "Resolve",
+                    revision,
+                    format!(
+                        "{} points at version {available}; version {} keeps serving because followAlias is off",
+                        after.reference, after.version
+                    ),
+                ));
+            }
+        }
+    }
+}
+
 pub(super) fn derive(
     old: &ModelDeploymentStatus,
     new: &ModelDeploymentStatus,
@@ -131,6 +184,7 @@ pub(super) fn derive(
             )
         });
     }
+    registry_events(old, new, events);
 }
 
 /// A gate passed: until analysis runs, analysis gates pass at once, and say so.

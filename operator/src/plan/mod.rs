@@ -96,6 +96,8 @@ pub struct Input<'a> {
     pub observed: &'a Observed,
     /// The request in the `modeldeploy.io/request` annotation, or why it cannot be read.
     pub request: Option<&'a Result<RolloutRequest, String>>,
+    /// What `model.registry` is pinned to now, when the spec names one.
+    pub registry: Option<&'a modeldeploy_api::v1alpha1::RegistryStatus>,
     pub now: Timestamp,
 }
 

@@ -61,6 +61,7 @@ impl World {
             version: &self.spec.model.version,
             observed: &self.observed,
             request: self.request.as_ref(),
+            registry: None,
             now: at(self.now),
         })
     }

@@ -223,6 +223,7 @@ pub(super) fn next(
         ),
         message: Some(message),
         last_request: last_request(input, decision),
+        registry: input.registry.cloned(),
         undo: None,
         history: Vec::new(),
     };
