@@ -55,18 +55,7 @@ where
         + Sync
         + 'static,
 {
-    let (store, writer) = reflector::store();
-    let config = watcher::Config::default().labels(&format!(
-        "{}={}",
-        labels::LABEL_MANAGED_BY,
-        labels::MANAGED_BY
-    ));
-    let stream = watcher(api, config)
-        .default_backoff()
-        .modify(|object: &mut K| object.managed_fields_mut().clear())
-        .reflect(writer)
-        .touched_objects();
-    (store, stream)
+    reflected(api, children(), |_| {})
 }
 
 /// A watched stream of the pods of revisions, filling a cache. A pod's spec is dropped on the way
@@ -77,21 +66,7 @@ pub fn pods(
     Store<Pod>,
     impl Stream<Item = Result<Pod, watcher::Error>> + Send + 'static,
 ) {
-    let (store, writer) = reflector::store();
-    let config = watcher::Config::default().labels(&format!(
-        "{}={}",
-        labels::LABEL_MANAGED_BY,
-        labels::MANAGED_BY
-    ));
-    let stream = watcher(api, config)
-        .default_backoff()
-        .modify(|pod: &mut Pod| {
-            pod.managed_fields_mut().clear();
-            pod.spec = None;
-        })
-        .reflect(writer)
-        .touched_objects();
-    (store, stream)
+    reflected(api, children(), |pod| pod.spec = None)
 }
 
 /// A watched stream of every object of one kind (no label filter), filling a cache: for objects
@@ -111,10 +86,44 @@ where
         + Sync
         + 'static,
 {
+    reflected(api, watcher::Config::default(), |_| {})
+}
+
+/// What the operator labels as its own.
+fn children() -> watcher::Config {
+    watcher::Config::default().labels(&format!(
+        "{}={}",
+        labels::LABEL_MANAGED_BY,
+        labels::MANAGED_BY
+    ))
+}
+
+/// The objects `config` selects, stripped of managed fields and of what `strip` drops, in a
+/// store; the stream must be polled for the store to fill.
+fn reflected<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    strip: fn(&mut K),
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
     let (store, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
+    let stream = watcher(api, config)
         .default_backoff()
-        .modify(|object: &mut K| object.managed_fields_mut().clear())
+        .modify(move |object: &mut K| {
+            object.managed_fields_mut().clear();
+            strip(object);
+        })
         .reflect(writer)
         .touched_objects();
     (store, stream)

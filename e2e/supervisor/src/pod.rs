@@ -171,6 +171,25 @@ fn port_number(number: i32) -> Result<u16, Skip> {
         .ok_or_else(|| Skip::Unsupported(format!("port {number} is out of range")))
 }
 
+/// A served pod for unit tests.
+#[cfg(test)]
+pub fn fixture() -> ServedPod {
+    ServedPod {
+        namespace: "models".into(),
+        name: "iris-1".into(),
+        uid: "u1".into(),
+        ip: IpAddr::from([198, 18, 0, 7]),
+        port: 8080,
+        container: "model".into(),
+        image: "modeldeploy/demo-model:0.1.0".into(),
+        env: BTreeMap::new(),
+        labels: BTreeMap::new(),
+        readiness: Readiness::Running,
+        other_containers: vec![],
+        init: vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -173,23 +173,9 @@ pub fn init_patch(statuses: &[InitStatus], now: Timestamp) -> Value {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::pod::Readiness;
 
     fn pod() -> ServedPod {
-        ServedPod {
-            namespace: "models".into(),
-            name: "iris-1".into(),
-            uid: "u1".into(),
-            ip: "198.18.0.7".parse().unwrap(),
-            port: 8080,
-            container: "model".into(),
-            image: "modeldeploy/demo-model:0.1.0".into(),
-            env: Default::default(),
-            labels: Default::default(),
-            readiness: Readiness::Running,
-            other_containers: vec![],
-            init: vec![],
-        }
+        crate::pod::fixture()
     }
 
     fn now() -> Timestamp {

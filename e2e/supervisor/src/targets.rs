@@ -54,23 +54,12 @@ fn label_name(key: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::pod::Readiness;
 
     #[test]
     fn each_pod_is_a_target_labelled_with_its_namespace_name_and_labels() {
         let pod = ServedPod {
-            namespace: "models".into(),
-            name: "iris-1".into(),
-            uid: "u1".into(),
-            ip: "198.18.0.7".parse().unwrap(),
-            port: 8080,
-            container: "model".into(),
-            image: "modeldeploy/demo-model:0.1.0".into(),
-            env: Default::default(),
             labels: [("modeldeploy.io/revision".to_owned(), "abc".to_owned())].into(),
-            readiness: Readiness::Running,
-            other_containers: vec![],
-            init: vec![],
+            ..crate::pod::fixture()
         };
         let rendered = render([&pod]);
         assert_eq!(rendered[0]["targets"][0], "198.18.0.7:8080");

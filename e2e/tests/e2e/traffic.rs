@@ -9,7 +9,7 @@ use kube::Api;
 use kube::api::ListParams;
 use modeldeploy_api::v1alpha1::{
     AbTestStrategy, HeaderMatch, HeaderMatchType, ModelDeployment, Phase, RequestAction,
-    RolloutStage, RouteMatch, StrategySpec,
+    RouteMatch, StrategySpec,
 };
 use modeldeploy_e2e::load::{LoadReport, LoadSpec, Stop};
 use modeldeploy_e2e::rollout::{reported_weight, request, until_status};
@@ -46,28 +46,12 @@ async fn assert_split(gateway: &Gateway, host: &str, candidate: &str, expected: 
     report
 }
 
-/// Waits until the rollout of `name` is at step `index` with `candidate_weight` % reported, and
-/// the gateway has taken the route as written.
-async fn until_step(scenario: &Scenario, name: &str, index: i32, candidate_weight: i32) {
+/// Waits until the rollout of `iris` is at step `index` with `candidate_weight` % reported, and
+/// the gateway serves the route as written.
+async fn until_step(scenario: &Scenario, index: i32, candidate_weight: i32) {
     let models: Api<ModelDeployment> = scenario.api();
-    until_status(
-        &models,
-        name,
-        TIMEOUT,
-        &format!(
-            "step {} with {candidate_weight}% on the candidate",
-            index + 1
-        ),
-        |s| {
-            s.rollout.as_ref().is_some_and(|r| {
-                r.stage == RolloutStage::Steps
-                    && r.step_index == index
-                    && reported_weight(s, &r.revision) == candidate_weight
-            })
-        },
-    )
-    .await;
-    until_gateway_serves(&scenario.cluster.client, &scenario.ns.name, name).await;
+    crate::strategies::until_step(&models, index, candidate_weight).await;
+    until_gateway_serves(&scenario.cluster.client, &scenario.ns.name, "iris").await;
 }
 
 #[tokio::test]
@@ -98,7 +82,7 @@ async fn canary_through_the_gateway_serves_each_step_weight_and_an_abort_returns
     set_version(&mut md, "2", &[]);
     apply_md(&models, &md).await;
     for (index, expected) in [(1, 10), (3, 30), (5, 60)] {
-        until_step(&scenario, "iris", index, expected).await;
+        until_step(&scenario, index, expected).await;
         assert_split(&gateway, &host, "2", expected).await;
         if index < 5 {
             request(&models, "iris", RequestAction::Promote, TIMEOUT).await;
@@ -233,7 +217,7 @@ async fn ab_test_through_the_gateway_sends_testers_to_the_candidate_and_splits_t
     deploy(&models, &md).await;
     set_version(&mut md, "2", &[]);
     apply_md(&models, &md).await;
-    until_step(&scenario, "iris", 1, 30).await;
+    until_step(&scenario, 1, 30).await;
 
     let testers = gateway
         .send(LoadSpec {
@@ -325,7 +309,7 @@ async fn prometheus_scrapes_the_model_servers_and_the_operator() {
     deploy(&models, &md).await;
     set_version(&mut md, "2", &[("ERROR_RATE", "0.2"), ("SEED", "11")]);
     apply_md(&models, &md).await;
-    until_step(&scenario, "iris", 1, 50).await;
+    until_step(&scenario, 1, 50).await;
 
     // 200 requests a second, half of them to the candidate, which fails a fifth of its requests.
     let load = tokio::spawn(modeldeploy_e2e::load::run(LoadSpec {

@@ -5,7 +5,8 @@ use tracing::info;
 
 use crate::traffic::{Gateway, GatewayClass, HTTPRoute, VirtualService};
 
-/// Whether every object of `api`'s kind may be listed; says why not when it may not.
+/// Whether the objects of `api` may be listed; says why not when they may not. Without the
+/// Gateway API's Gateways and GatewayClasses, the features of a route's Gateways stay unknown.
 async fn readable<K>(api: Api<K>) -> bool
 where
     K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
@@ -18,7 +19,7 @@ where
         Ok(_) => true,
         Err(error) => {
             let kind = K::kind(&K::DynamicType::default()).into_owned();
-            info!(%kind, %error, "not reading this kind cluster-wide: the features of a route's Gateways stay unknown");
+            info!(%kind, %error, "not watching this kind: its API is not served or not allowed");
             false
         }
     }
@@ -37,34 +38,20 @@ pub struct RouteApis {
 impl RouteApis {
     /// Asks the API server whether the Gateway API HTTPRoute and the Istio VirtualService exist.
     pub async fn discover(client: &kube::Client, namespace: Option<&str>) -> RouteApis {
-        async fn serves<K>(client: &kube::Client, namespace: Option<&str>) -> bool
+        fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
         where
-            K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
-                + Clone
-                + std::fmt::Debug
-                + serde::de::DeserializeOwned,
+            K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
             K::DynamicType: Default,
         {
-            let api: Api<K> = match namespace {
+            match namespace {
                 Some(ns) => Api::namespaced(client.clone(), ns),
                 None => Api::all(client.clone()),
-            };
-            match api
-                .list_metadata(&kube::api::ListParams::default().limit(1))
-                .await
-            {
-                Ok(_) => true,
-                Err(error) => {
-                    let kind = K::kind(&K::DynamicType::default()).into_owned();
-                    info!(%kind, %error, "not watching this kind: its API is not served or not allowed");
-                    false
-                }
             }
         }
-        let gateway_api = serves::<HTTPRoute>(client, namespace).await;
+        let gateway_api = readable(scoped::<HTTPRoute>(client, namespace)).await;
         RouteApis {
             gateway_api,
-            istio: serves::<VirtualService>(client, namespace).await,
+            istio: readable(scoped::<VirtualService>(client, namespace)).await,
             gateway_features: gateway_api
                 && readable(Api::<Gateway>::all(client.clone())).await
                 && readable(Api::<GatewayClass>::all(client.clone())).await,
