@@ -16,6 +16,6 @@ pub mod traffic;
 pub mod wait;
 
 pub use cluster::{Cluster, TestNamespace, repo_path, sample};
-pub use operator::{OperatorOptions, start_operator};
+pub use operator::{OperatorOptions, start_operator, start_operator_with};
 pub use scenario::Scenario;
 pub use wait::{until, until_object};

@@ -26,6 +26,11 @@ pub enum Error {
     )]
     NotOwned { kind: String, name: String },
 
+    #[error(
+        "no runtime preset serves model.format {format:?} and runtime.image is not set: set runtime.image, or runtime.preset to a preset of this cluster"
+    )]
+    NoRuntime { format: String },
+
     #[error("model.registry {reference}: {source}")]
     Registry {
         reference: String,
@@ -66,7 +71,8 @@ impl Error {
     }
 
     /// Every reason [`Error::status_reason`] gives.
-    pub const STATUS_REASONS: [&'static str; 12] = [
+    pub const STATUS_REASONS: [&'static str; 13] = [
+        "RuntimeNotFound",
         "RegistryModelNotFound",
         "RegistryModelNotReady",
         "RegistryUnauthorized",
@@ -87,6 +93,7 @@ impl Error {
     pub fn status_reason(&self) -> Option<&'static str> {
         match self {
             Error::NotOwned { .. } => Some("NameConflict"),
+            Error::NoRuntime { .. } => Some("RuntimeNotFound"),
             // Shown even when it may pass (an unreachable registry): nothing can be deployed
             // until the reference resolves, and the user should know why.
             Error::Registry { source, .. } => Some(source.reason()),
@@ -113,6 +120,7 @@ impl Error {
             Error::Kube { .. } => "KubeApi",
             Error::Serialize { .. } => "Serialize",
             Error::NotOwned { .. } => "NotOwned",
+            Error::NoRuntime { .. } => "NoRuntime",
             Error::Registry { .. } => "Registry",
             Error::ApiMissing { .. } => "ApiMissing",
             Error::MissingMetadata(_) => "MissingMetadata",

@@ -166,6 +166,7 @@ async fn run(
         metrics.clone(),
         &settings.identity,
         routes,
+        settings.presets.clone(),
     ));
     let namespace = settings.namespace.clone();
     let concurrency = settings.concurrency;

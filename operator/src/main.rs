@@ -57,6 +57,10 @@ struct Args {
     /// Log filter in RUST_LOG syntax.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log_level: String,
+    /// A YAML list of runtime presets that add to or replace the built-in ones (the chart's
+    /// `runtimePresets`); checked at start-up.
+    #[arg(long, env = "MODELDEPLOY_RUNTIME_PRESETS")]
+    runtime_presets: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -76,6 +80,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    // Before the cluster: a presets file the operator cannot use is the admin's to fix first.
+    let presets = modeldeploy_operator::preset::load(args.runtime_presets.as_deref())
+        .map_err(|e| e.to_string())?;
     let config = client_config(&args).await?;
     let leader_election = if args.leader_elect {
         let namespace = args
@@ -92,6 +99,7 @@ async fn run(args: Args) -> Result<(), String> {
         None
     };
     let settings = Settings {
+        presets,
         namespace: args.namespace.clone(),
         http_address: args.http_address,
         leader_election,

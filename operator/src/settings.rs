@@ -16,6 +16,8 @@ pub struct Settings {
     pub concurrency: u16,
     /// Name of this replica in events and in the lease.
     pub identity: String,
+    /// The runtime presets in force: the built-in ones and an admin's.
+    pub presets: crate::preset::Presets,
 }
 
 /// Where the leader lease lives.

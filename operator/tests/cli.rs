@@ -51,6 +51,28 @@ fn an_unreachable_api_server_is_reported() {
 }
 
 #[test]
+fn a_runtime_presets_file_the_operator_cannot_use_is_named() {
+    assert_fails_with(
+        &operator(&["--runtime-presets", "/nonexistent/presets.yaml"]),
+        1,
+        "cannot read the runtime presets file /nonexistent/presets.yaml",
+    );
+    let file =
+        std::env::temp_dir().join(format!("modeldeploy-presets-{}.yaml", std::process::id()));
+    std::fs::write(
+        &file,
+        "- name: pmml\n  formats: []\n  image: r/p:1\n  readyPath: /health\n",
+    )
+    .unwrap();
+    assert_fails_with(
+        &operator(&["--runtime-presets", file.to_str().unwrap()]),
+        1,
+        "runtime preset \"pmml\"",
+    );
+    std::fs::remove_file(file).unwrap();
+}
+
+#[test]
 fn invalid_flags_are_refused_with_the_allowed_values() {
     assert_fails_with(
         &operator(&["--log-format", "xml"]),

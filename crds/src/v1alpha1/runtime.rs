@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RuntimeSpec {
-    /// A built-in runtime preset: `mlserver`, `triton`, `torchserve`, `vllm`, or `custom` for
-    /// none. Picked from `model.format` when unset.
+    /// A runtime preset: a built-in one (`mlserver`, `triton`, `torchserve`, `vllm`), one the
+    /// cluster's admin added, or `custom` for none. Picked from `model.format` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self in ['mlserver', 'triton', 'torchserve', 'vllm', 'custom']").message("runtime.preset must be mlserver, triton, torchserve, vllm or custom"))]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("runtime.preset must name a preset, e.g. mlserver, triton, torchserve, vllm, one your cluster's admin added, or custom"))]
+    #[schemars(length(max = 63))]
     pub preset: Option<String>,
 
     /// Container image of the model server, e.g. `docker.io/seldonio/mlserver:1.6.1`; the

@@ -7,8 +7,9 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
 use modeldeploy_api::v1alpha1::ModelDeployment;
-use modeldeploy_e2e::Scenario;
 use modeldeploy_e2e::rollout::until_status;
+use modeldeploy_e2e::{OperatorOptions, Scenario, start_operator_with};
+use modeldeploy_operator::preset::{Preset, Presets};
 use serde_json::json;
 
 use crate::{TIMEOUT, apply_md, until_ready};
@@ -178,4 +179,60 @@ async fn an_mlserver_model_runs_where_the_restricted_pod_security_level_is_enfor
     let message = status.message.unwrap_or_default();
     assert!(message.contains("PodSecurity"), "{message}");
     scenario.finish().await;
+}
+
+#[tokio::test]
+async fn an_admins_preset_replaces_a_builtin_one_and_serves_a_new_format() {
+    let cluster = modeldeploy_e2e::Cluster::connect().await;
+    let ns = cluster.namespace("admin-presets").await;
+    let presets: Vec<Preset> = serde_saphyr::from_str(
+        "- name: mlserver\n  formats: [sklearn]\n  image: registry.internal/mlserver:1.7.1-hardened\n  readyPath: /v2/models/{name}/ready\n\
+         - name: pmml\n  formats: [pmml]\n  image: registry.internal/pmml-server:2\n  port: 9000\n  readyPath: /models/{name}/status\n",
+    )
+    .unwrap();
+    let options = OperatorOptions {
+        namespace: ns.name.clone(),
+        leader_election: false,
+    };
+    let operator =
+        start_operator_with(cluster.config.clone(), &options, Presets::with(presets)).await;
+    let models: Api<ModelDeployment> = ns.api();
+    apply_md(
+        &models,
+        &four_lines("iris", "sklearn", "s3://models/iris/1"),
+    )
+    .await;
+    let mut scorer = four_lines("scorer", "pmml", "s3://models/scorer/1");
+    // Admission knows the built-in formats only: an admin's new format is asked for by name.
+    scorer.spec.runtime.preset = Some("pmml".into());
+    apply_md(&models, &scorer).await;
+    let pods: Api<Pod> = ns.api();
+    for (name, image, path) in [
+        (
+            "iris",
+            "registry.internal/mlserver:1.7.1-hardened",
+            "/v2/models/iris/ready",
+        ),
+        (
+            "scorer",
+            "registry.internal/pmml-server:2",
+            "/models/scorer/status",
+        ),
+    ] {
+        until_ready(&models, name).await;
+        let listed = pods
+            .list(&ListParams::default().labels(&format!("modeldeploy.io/deployment={name}")))
+            .await
+            .unwrap();
+        let server = &listed.items[0].spec.as_ref().unwrap().containers[0];
+        assert_eq!(server.image.as_deref(), Some(image));
+        let probe = server
+            .readiness_probe
+            .as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .unwrap();
+        assert_eq!(probe.path.as_deref(), Some(path));
+    }
+    operator.shutdown().await.unwrap();
+    ns.delete().await;
 }

@@ -27,6 +27,8 @@ pub struct Context {
     pub routes: RouteApis,
     /// This replica's name in the events it publishes.
     pub identity: String,
+    /// The runtime presets in force.
+    pub presets: crate::preset::Presets,
     /// The watch caches of the children, while the controller runs.
     caches: std::sync::RwLock<Option<Caches>>,
     /// A hash of the last status known to be current per ModelDeployment (written or read
@@ -91,6 +93,7 @@ impl Context {
         metrics: Arc<Metrics>,
         identity: &str,
         routes: RouteApis,
+        presets: crate::preset::Presets,
     ) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.to_owned(),
@@ -104,6 +107,7 @@ impl Context {
             now: Timestamp::now,
             routes,
             identity: identity.to_owned(),
+            presets,
             caches: std::sync::RwLock::default(),
             known_status: Mutex::default(),
         }

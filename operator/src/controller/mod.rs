@@ -273,9 +273,15 @@ async fn advance(
         None => md.spec.clone(),
     };
     let effective = ModelDeployment {
-        spec: preset::effective(&resolved),
+        spec: preset::effective(&resolved, &ctx.presets),
         ..md.clone()
     };
+    if effective.spec.runtime.image.is_none() {
+        // An admin's preset may have taken a format from a built-in one that admission knows.
+        return Err(Error::NoRuntime {
+            format: effective.spec.model.format.clone().unwrap_or_default(),
+        });
+    }
     let md = &effective;
     let children = observe::children(
         caches,

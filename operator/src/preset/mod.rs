@@ -4,56 +4,108 @@
 //! A preset applies when `runtime.preset` names one, or when `runtime.image` is unset and
 //! `model.format` has one. What the user sets always wins. A ModelDeployment with its own image
 //! and no preset name is served exactly as written, so manifests from before presets keep their
-//! revisions. The preset is part of the revision: an operator release that moves a preset's
-//! image rolls it out through the ModelDeployment's strategy, like any other change.
+//! revisions. The preset is part of the revision: a change to it (a release of the operator that
+//! moves a pinned image, an admin's edit) rolls out through the ModelDeployment's strategy, like
+//! any other change. Presets are data: a cluster admin adds or replaces them with a file
+//! (`--runtime-presets`, the chart's `runtimePresets`); an admin's preset comes before a
+//! built-in one for the formats both serve.
 
 mod builtin;
+mod file;
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{EnvVar, HTTPGetAction, Probe, SecurityContext};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use modeldeploy_api::v1alpha1::{ModelDeploymentSpec, RuntimeSpec};
 
-pub use builtin::{BUILTIN, preset_named};
+pub use builtin::builtin;
+pub use file::{PresetError, load};
 
 /// What a model server needs, with `{name}`, `{modelDir}` and `{port}` filled in from the spec.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Preset {
-    pub name: &'static str,
+    pub name: String,
     /// Model formats it serves.
-    pub formats: &'static [&'static str],
-    pub image: &'static str,
-    pub command: &'static [&'static str],
-    pub args: &'static [&'static str],
+    pub formats: Vec<String>,
+    pub image: String,
+    #[serde(default)]
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default = "default_port")]
     pub port: i32,
-    pub env: &'static [(&'static str, &'static str)],
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
     /// Environment that depends on the format, e.g. MLServer's implementation class.
-    pub format_env: &'static [(&'static str, &'static str, &'static str)],
+    #[serde(default)]
+    pub format_env: BTreeMap<String, BTreeMap<String, String>>,
     /// Answers 200 only once the model is loaded.
-    pub ready_path: &'static str,
+    pub ready_path: String,
     /// How long the start-up probe waits for the model to load, in 10 s periods.
+    #[serde(default = "default_startup_periods")]
     pub startup_periods: i32,
     /// The image's non-root user, when the server runs as one: the container then gets a
     /// security context that the `restricted` Pod Security level admits. The kubelet can only
     /// check a numeric user, so the image's own user name is not enough.
+    #[serde(default)]
     pub run_as_user: Option<i64>,
 }
 
+fn default_port() -> i32 {
+    8080
+}
+
+fn default_startup_periods() -> i32 {
+    60
+}
+
+/// The presets in force: an admin's first, then the built-in ones they do not replace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Presets(Vec<Preset>);
+
+impl Presets {
+    /// The built-in presets alone.
+    pub fn builtin() -> Presets {
+        Presets(builtin())
+    }
+
+    /// `extra` first, replacing built-in presets of the same name.
+    pub fn with(extra: Vec<Preset>) -> Presets {
+        let builtin: Vec<Preset> = builtin()
+            .into_iter()
+            .filter(|b| !extra.iter().any(|e| e.name == b.name))
+            .collect();
+        Presets(extra.into_iter().chain(builtin).collect())
+    }
+
+    /// The preset called `name`.
+    pub fn named(&self, name: &str) -> Option<&Preset> {
+        self.0.iter().find(|p| p.name == name)
+    }
+
+    /// The first preset that serves `format`.
+    pub fn for_format(&self, format: &str) -> Option<&Preset> {
+        self.0
+            .iter()
+            .find(|p| p.formats.iter().any(|f| f == format))
+    }
+}
+
 /// The preset `spec` asks for, if any.
-pub fn preset_for(spec: &ModelDeploymentSpec) -> Option<&'static Preset> {
+pub fn preset_for<'a>(spec: &ModelDeploymentSpec, presets: &'a Presets) -> Option<&'a Preset> {
     match spec.runtime.preset.as_deref() {
         Some("custom") => None,
-        Some(name) => preset_named(name),
-        None if spec.runtime.image.is_none() => {
-            let format = spec.model.format.as_deref()?;
-            BUILTIN.iter().find(|p| p.formats.contains(&format))
-        }
+        Some(name) => presets.named(name),
+        None if spec.runtime.image.is_none() => presets.for_format(spec.model.format.as_deref()?),
         None => None,
     }
 }
 
 /// `spec` with its runtime completed from its preset; `spec` itself when none applies.
-pub fn effective(spec: &ModelDeploymentSpec) -> ModelDeploymentSpec {
-    let Some(preset) = preset_for(spec) else {
+pub fn effective(spec: &ModelDeploymentSpec, presets: &Presets) -> ModelDeploymentSpec {
+    let Some(preset) = preset_for(spec, presets) else {
         return spec.clone();
     };
     let user = &spec.runtime;
@@ -63,22 +115,15 @@ pub fn effective(spec: &ModelDeploymentSpec) -> ModelDeploymentSpec {
             .replace("{modelDir}", user.model_dir())
             .replace("{port}", &port.to_string())
     };
-    let listed = |items: &[&str]| items.iter().map(|a| fill(a)).collect::<Vec<_>>();
+    let listed = |items: &[String]| items.iter().map(|a| fill(a)).collect::<Vec<_>>();
     let format = spec.model.format.as_deref().unwrap_or_default();
     let mut env: Vec<EnvVar> = preset
         .env
         .iter()
-        .map(|(name, value)| (*name, *value))
-        .chain(
-            preset
-                .format_env
-                .iter()
-                .filter(|(f, _, _)| *f == format)
-                .map(|(_, name, value)| (*name, *value)),
-        )
-        .filter(|(name, _)| !user.env.iter().any(|e| e.name == *name))
+        .chain(preset.format_env.get(format).into_iter().flatten())
+        .filter(|(name, _)| !user.env.iter().any(|e| &e.name == *name))
         .map(|(name, value)| EnvVar {
-            name: name.to_owned(),
+            name: name.clone(),
             value: Some(fill(value)),
             ..EnvVar::default()
         })
@@ -86,7 +131,7 @@ pub fn effective(spec: &ModelDeploymentSpec) -> ModelDeploymentSpec {
     env.extend(user.env.iter().cloned());
     let probe = |failure_threshold: i32, period_seconds: i32| Probe {
         http_get: Some(HTTPGetAction {
-            path: Some(fill(preset.ready_path)),
+            path: Some(fill(&preset.ready_path)),
             port: IntOrString::String(user.protocol.port_name().to_owned()),
             ..HTTPGetAction::default()
         }),
@@ -95,18 +140,14 @@ pub fn effective(spec: &ModelDeploymentSpec) -> ModelDeploymentSpec {
         ..Probe::default()
     };
     let runtime = RuntimeSpec {
-        image: Some(
-            user.image
-                .clone()
-                .unwrap_or_else(|| preset.image.to_owned()),
-        ),
+        image: Some(user.image.clone().unwrap_or_else(|| preset.image.clone())),
         command: if user.command.is_empty() {
-            listed(preset.command)
+            listed(&preset.command)
         } else {
             user.command.clone()
         },
         args: if user.args.is_empty() {
-            listed(preset.args)
+            listed(&preset.args)
         } else {
             user.args.clone()
         },

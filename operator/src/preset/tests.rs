@@ -6,6 +6,10 @@ use super::*;
 use crate::revision::revision_of;
 use crate::testing::spec;
 
+fn effective_builtin(spec: &ModelDeploymentSpec) -> ModelDeploymentSpec {
+    effective(spec, &Presets::builtin())
+}
+
 /// The four-line case: name, version, format and storage, nothing of the runtime.
 fn four_lines(format: &str) -> ModelDeploymentSpec {
     let mut spec = spec("1.0.0");
@@ -36,8 +40,12 @@ fn each_format_picks_its_preset_with_a_model_loaded_readiness_probe() {
     ];
     for (format, preset, path) in cases {
         let spec = four_lines(format);
-        assert_eq!(preset_for(&spec).map(|p| p.name), Some(preset), "{format}");
-        let runtime = effective(&spec).runtime;
+        assert_eq!(
+            preset_for(&spec, &Presets::builtin()).map(|p| p.name.as_str()),
+            Some(preset),
+            "{format}"
+        );
+        let runtime = effective_builtin(&spec).runtime;
         assert!(runtime.image.is_some(), "{format}");
         let probe = runtime.readiness_probe.and_then(|p| p.http_get);
         assert_eq!(
@@ -60,7 +68,7 @@ fn each_format_picks_its_preset_with_a_model_loaded_readiness_probe() {
 
 #[test]
 fn the_preset_fills_in_name_model_dir_and_port() {
-    let sklearn = effective(&four_lines("sklearn"));
+    let sklearn = effective_builtin(&four_lines("sklearn"));
     assert_eq!(
         env(&sklearn, "MLSERVER_MODEL_NAME").as_deref(),
         Some("iris")
@@ -76,7 +84,7 @@ fn the_preset_fills_in_name_model_dir_and_port() {
     let mut llm = four_lines("huggingface");
     llm.runtime.model_dir = Some("/models".into());
     llm.runtime.port = Some(9000);
-    let llm = effective(&llm);
+    let llm = effective_builtin(&llm);
     assert_eq!(
         llm.runtime.args,
         ["--model=/models", "--served-model-name=iris", "--port=9000"]
@@ -94,7 +102,7 @@ fn what_the_user_sets_wins_over_the_preset() {
         value: Some("fraud".into()),
         ..EnvVar::default()
     }];
-    let runtime = effective(&spec).runtime;
+    let runtime = effective_builtin(&spec).runtime;
     assert_eq!(
         runtime.image.as_deref(),
         Some("registry.internal/mlserver:1.7.1-patched")
@@ -114,10 +122,13 @@ fn what_the_user_sets_wins_over_the_preset() {
 fn a_spec_with_its_own_image_and_no_preset_name_is_served_as_written() {
     // The test fixture names an image and the sklearn format: as before presets existed.
     let written = spec("1.0.0");
-    assert_eq!(effective(&written), written);
-    assert_eq!(revision_of(&effective(&written)), revision_of(&written));
+    assert_eq!(effective_builtin(&written), written);
+    assert_eq!(
+        revision_of(&effective_builtin(&written)),
+        revision_of(&written)
+    );
     let mut custom = four_lines("sklearn");
     custom.runtime.preset = Some("custom".into());
     custom.runtime.image = Some("example.com/server:1".into());
-    assert_eq!(effective(&custom), custom);
+    assert_eq!(effective_builtin(&custom), custom);
 }
