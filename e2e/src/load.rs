@@ -40,7 +40,7 @@ pub use counts::{Counts, MAX_VARIANTS};
 pub use error::LoadError;
 pub use outcome::{Outcome, TransportError, Variant};
 pub use report::{Latency, LoadReport};
-pub use run::{run, run_each_second};
+pub use run::{run, run_each_second, run_each_second_until};
 pub use snapshot::Snapshot;
 pub use spec::{
     DEFAULT_BODY, DEFAULT_MAX_IN_FLIGHT, LoadSpec, MAX_DURATION, MAX_IN_FLIGHT, MAX_RATE,

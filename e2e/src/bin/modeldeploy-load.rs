@@ -13,7 +13,7 @@ use clap::Parser;
 use http::Method;
 use hyper::body::Bytes;
 use modeldeploy_e2e::load::parse::{parse_duration, parse_header};
-use modeldeploy_e2e::load::{DEFAULT_BODY, LoadSpec, Stop, run, run_each_second};
+use modeldeploy_e2e::load::{DEFAULT_BODY, LoadSpec, Stop, run_each_second_until};
 
 /// Exit status for input that was refused before anything was sent (as clap uses).
 const BAD_INPUT: u8 = 2;
@@ -96,11 +96,18 @@ async fn main() -> ExitCode {
         max_in_flight: args.max_in_flight,
         ..LoadSpec::new(args.target)
     };
-    let report = if args.every_second {
-        run_each_second(spec, |snapshot| println!("{snapshot}")).await
-    } else {
-        run(spec).await
-    };
+    // Ctrl-C or SIGTERM ends the run early; the table still covers what was sent.
+    let every_second = args.every_second;
+    let report = run_each_second_until(
+        spec,
+        |snapshot| {
+            if every_second {
+                println!("{snapshot}");
+            }
+        },
+        interrupted(),
+    )
+    .await;
     match report {
         Ok(report) => {
             println!("{report}");
@@ -110,5 +117,21 @@ async fn main() -> ExitCode {
             eprintln!("modeldeploy-load: {error}");
             ExitCode::from(BAD_INPUT)
         }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM; never when neither can be watched.
+async fn interrupted() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
     }
 }

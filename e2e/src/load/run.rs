@@ -24,7 +24,7 @@ const MAX_LATENCY_MICROS: u64 = 120_000_000;
 /// Sends the spec's requests and reports what answered. Fails before sending anything when the
 /// spec is out of bounds.
 pub async fn run(spec: LoadSpec) -> Result<LoadReport, LoadError> {
-    drive(&spec, None).await
+    drive(&spec, None, std::future::pending()).await
 }
 
 /// As [`run`], calling `on_second` once a second with what finished in that second, and once
@@ -33,13 +33,29 @@ pub async fn run_each_second<F>(spec: LoadSpec, mut on_second: F) -> Result<Load
 where
     F: FnMut(&Snapshot) + Send,
 {
-    drive(&spec, Some(&mut on_second)).await
+    drive(&spec, Some(&mut on_second), std::future::pending()).await
+}
+
+/// As [`run_each_second`], and stops sending when `stop` completes (e.g. on Ctrl-C): the
+/// requests in flight are still awaited, and the report covers what was sent.
+pub async fn run_each_second_until<F>(
+    spec: LoadSpec,
+    mut on_second: F,
+    stop: impl Future<Output = ()> + Send,
+) -> Result<LoadReport, LoadError>
+where
+    F: FnMut(&Snapshot) + Send,
+{
+    drive(&spec, Some(&mut on_second), stop).await
 }
 
 async fn drive(
     spec: &LoadSpec,
     mut on_second: Option<&mut (dyn FnMut(&Snapshot) + Send)>,
+    stop: impl Future<Output = ()> + Send,
 ) -> Result<LoadReport, LoadError> {
+    let mut stop = std::pin::pin!(stop);
+    let mut stopped = false;
     let plan = Plan::new(spec)?;
     let mut tally = Tally::new(&plan)?;
     let client = client::client(plan.timeout, plan.max_in_flight);
@@ -54,10 +70,11 @@ async fn drive(
     // Dropping the set aborts what is still in flight, so a cancelled run stops sending at once.
     let mut in_flight: JoinSet<Sample> = JoinSet::new();
     let mut due: u64 = 0;
-    while due < plan.planned || !in_flight.is_empty() {
+    while (due < plan.planned && !stopped) || !in_flight.is_empty() {
         tokio::select! {
             biased;
-            _ = ticks.tick(), if due < plan.planned => {
+            () = &mut stop, if !stopped => stopped = true,
+            _ = ticks.tick(), if due < plan.planned && !stopped => {
                 if in_flight.len() >= plan.max_in_flight {
                     tally.skipped += 1;
                 } else {
@@ -88,7 +105,7 @@ async fn drive(
             on_second(&window);
         }
     }
-    Ok(tally.report(end - start, plan.planned))
+    Ok(tally.report(end - start, if stopped { due } else { plan.planned }))
 }
 
 /// Request `index`, sent now; the sample is timed from the moment it was handed to the client.
