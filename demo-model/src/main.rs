@@ -50,6 +50,8 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Completes on SIGTERM or Ctrl-C. The operator's own helper is not reused: this server is an
+/// image of its own and depends on nothing of the operator.
 async fn shutdown() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

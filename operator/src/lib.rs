@@ -23,6 +23,7 @@ pub mod registry;
 pub mod render;
 pub mod revision;
 pub mod settings;
+pub mod signal;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;

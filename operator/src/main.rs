@@ -115,7 +115,7 @@ async fn run(args: Args) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     operator
-        .run_until(shutdown_signal())
+        .run_until(modeldeploy_operator::signal::shutdown())
         .await
         .map_err(|e| e.to_string())?;
     info!("stopped");
@@ -141,27 +141,5 @@ async fn client_config(args: &Args) -> Result<kube::Config, String> {
         None => kube::Config::infer()
             .await
             .map_err(|e| format!("no in-cluster config and no kubeconfig found: {e}")),
-    }
-}
-
-/// Completes on SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => info!("received Ctrl-C, shutting down"),
-        () = terminate => info!("received SIGTERM, shutting down"),
     }
 }

@@ -105,7 +105,7 @@ async fn main() -> ExitCode {
                 println!("{snapshot}");
             }
         },
-        interrupted(),
+        modeldeploy_operator::signal::shutdown(),
     )
     .await;
     match report {
@@ -117,21 +117,5 @@ async fn main() -> ExitCode {
             eprintln!("modeldeploy-load: {error}");
             ExitCode::from(BAD_INPUT)
         }
-    }
-}
-
-/// Completes on Ctrl-C or SIGTERM; never when neither can be watched.
-async fn interrupted() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
     }
 }
