@@ -47,7 +47,17 @@ e2e/controlplane/up.sh --owner $$ "$RUN"
 
 say "Installing the ModelDeployment CRD"
 kubectl apply --server-side -f crds/modeldeploy.io_modeldeployments.yaml
-kubectl wait --for=condition=Established crd/modeldeployments.modeldeploy.io --timeout=60s
+# `kubectl wait` fails at once on a CRD whose status is not written yet, so poll instead.
+established() {
+  [ "$(kubectl get crd modeldeployments.modeldeploy.io \
+    -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null)" = True ]
+}
+deadline=$((SECONDS + 60))
+until established; do
+  [ $SECONDS -lt $deadline ] || { echo "the ModelDeployment CRD was not established within 60s" >&2; exit 1; }
+  sleep 0.5
+done
+echo "customresourcedefinition/modeldeployments.modeldeploy.io established"
 
 say "Starting modeldeploy-operator (logs: $RUN/operator.log)"
 target/debug/modeldeploy-operator --kubeconfig "$KUBECONFIG" --http-address 127.0.0.1:0 \

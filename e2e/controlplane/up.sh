@@ -216,7 +216,13 @@ for f in "$GW_DIR"/config/crd/standard/gateway.networking.k8s.io_*.yaml; do
 done
 "${KUBECTL[@]}" apply --server-side --field-manager=modeldeploy-controlplane \
   -f "$ISTIO_DIR/kubernetes/customresourcedefinitions.gen.yaml" >/dev/null
-"${KUBECTL[@]}" wait --for=condition=Established crd --all --timeout=60s >/dev/null
+# `kubectl wait` fails at once on a CRD whose status is not written yet, so poll instead.
+all_established() {
+  local states
+  states=$("${KUBECTL[@]}" get crd -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Established")].status}{"\n"}{end}') || return 1
+  [ -n "$states" ] && ! grep -qv '^True$' <<< "$states"
+}
+wait_until "the Gateway API and Istio CRDs" 60 kube-apiserver all_established
 
 log "starting Traefik, the Gateway API data plane (Gateway modeldeploy-gateway/local)"
 GATEWAY_PORT=$(free_port); TRAEFIK_API_PORT=$(free_port)

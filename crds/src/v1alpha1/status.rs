@@ -307,7 +307,7 @@ pub struct RegistryStatus {
     /// A newer version the alias points at that is not rolled out (`followAlias` is off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available: Option<String>,
-    /// `reference=version`, and `(available: N)` when there is one, for `kubectl get`.
+    /// `reference=version`, with `(N available)` when there is a newer version, for `kubectl get`.
     pub pinned: String,
     /// When the reference was last resolved.
     pub resolved_at: Time,
