@@ -40,7 +40,7 @@ say "Building the operator, the kubectl plugin and the load generator"
 cargo build --locked -p modeldeploy-operator -p modeldeploy-cli -p modeldeploy-e2e --bin modeldeploy-load
 export PATH=$REPO/target/debug:$PATH
 
-say "Starting a local control plane (the first run builds Kubernetes from source: 20-30 minutes)"
+say "Starting a local control plane (the first run builds Kubernetes and Traefik from source: about 10 minutes)"
 e2e/controlplane/up.sh --owner $$ "$RUN"
 # shellcheck source=/dev/null
 . "$RUN/env"
