@@ -163,24 +163,8 @@ async fn everything_the_harness_started_is_gone_after_its_owner_is_killed() {
 async fn start_control_plane(run: &Path, owner: u32) {
     let mut up = Command::new(repo_path("e2e/controlplane/up.sh"));
     up.arg("--owner").arg(owner.to_string()).arg(run);
-    // What cargo sets for this test describes the e2e package; up.sh's own `cargo build` would
-    // take it for a change and rebuild dependencies (see process::operator_binary).
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        if key.starts_with("CARGO_PKG_")
-            || key.starts_with("CARGO_MANIFEST_")
-            || [
-                "CARGO_CRATE_NAME",
-                "CARGO_PRIMARY_PACKAGE",
-                "CARGO_TARGET_TMPDIR",
-                "CARGO_RUSTC_CURRENT_DIR",
-                "OUT_DIR",
-            ]
-            .contains(&key.as_ref())
-        {
-            up.env_remove(key.as_ref());
-        }
-    }
+    // up.sh runs `cargo build` itself.
+    modeldeploy_e2e::process::without_test_env(&mut up);
     let child = up
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
