@@ -234,3 +234,32 @@ async fn metrics(State(model): State<Arc<Model>>) -> Response {
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
+
+/// Why a server could not be started in-process.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalServerError {
+    #[error(transparent)]
+    Settings(#[from] crate::ConfigError),
+    #[error("cannot listen on a loopback port: {0}")]
+    Listen(#[from] std::io::Error),
+}
+
+/// Serves a model in the background on a free loopback port, with the settings `env` gives
+/// (`HOST` and `PORT` are chosen here); its address. For tests and tools that want a real server
+/// without a process of its own.
+pub async fn spawn_on_loopback(
+    env: &[(&str, &str)],
+) -> Result<std::net::SocketAddr, LocalServerError> {
+    let settings = Settings::from_lookup(|name| match name {
+        "HOST" => Some("127.0.0.1".to_owned()),
+        "PORT" => Some("0".to_owned()),
+        _ => env
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned()),
+    })?;
+    let listener = tokio::net::TcpListener::bind(settings.address).await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, router(Model::new(settings))).await });
+    Ok(address)
+}

@@ -4,32 +4,13 @@
 
 use std::time::Duration;
 
-use modeldeploy_demo_model::Settings;
-use modeldeploy_demo_model::server::{Model, router};
+use modeldeploy_demo_model::server::spawn_on_loopback;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Starts a server with the given environment on a free loopback port.
 async fn start(env: &[(&str, &str)]) -> std::net::SocketAddr {
-    let mut pairs: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    pairs.push(("HOST".into(), "127.0.0.1".into()));
-    pairs.push(("PORT".into(), "0".into()));
-    let settings = Settings::from_lookup(|name| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind(settings.address)
-        .await
-        .unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(Model::new(settings))).await });
-    address
+    spawn_on_loopback(env).await.unwrap()
 }
 
 /// One HTTP/1.1 request; returns the status code and the body.

@@ -137,7 +137,7 @@ pub fn set_version(md: &mut ModelDeployment, version: &str, env: &[(&str, &str)]
 
 /// Waits until the Gateway has accepted the current generation of the HTTPRoute `name`, so
 /// that requests from now on follow it.
-pub async fn until_route_programmed(client: &kube::Client, namespace: &str, name: &str) {
+async fn until_route_programmed(client: &kube::Client, namespace: &str, name: &str) {
     let resource = ApiResource::erase::<HTTPRoute>(&());
     let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
     until(

@@ -5,34 +5,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use modeldeploy_demo_model::Settings;
 use modeldeploy_demo_model::chance;
-use modeldeploy_demo_model::server::{Model, router};
+use modeldeploy_demo_model::server::spawn_on_loopback;
 use modeldeploy_e2e::load::{
     LoadError, LoadSpec, Snapshot, Stop, TransportError, run, run_each_second,
 };
 
 /// Starts a demo model with the given environment on a free loopback port.
 async fn start(env: &[(&str, &str)]) -> SocketAddr {
-    let mut pairs: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    pairs.push(("HOST".into(), "127.0.0.1".into()));
-    pairs.push(("PORT".into(), "0".into()));
-    let settings = Settings::from_lookup(|name| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind(settings.address)
-        .await
-        .unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(Model::new(settings))).await });
-    address
+    spawn_on_loopback(env).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

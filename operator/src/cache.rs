@@ -38,6 +38,23 @@ impl std::fmt::Debug for Caches {
     }
 }
 
+/// What a kind needs to be watched into a cache.
+pub trait Cacheable:
+    Resource<DynamicType = ()> + Clone + std::fmt::Debug + DeserializeOwned + Send + Sync + 'static
+{
+}
+
+impl<K> Cacheable for K where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// A watched stream of the children of one kind, filling a cache as it goes. Managed fields are
 /// dropped on the way in: they are most of an object's size and nothing here reads them.
 pub fn cached<K>(
@@ -47,13 +64,7 @@ pub fn cached<K>(
     impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
 )
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: Cacheable,
 {
     reflected(api, children(), |_| {})
 }
@@ -78,13 +89,7 @@ pub fn watched<K>(
     impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
 )
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: Cacheable,
 {
     reflected(api, watcher::Config::default(), |_| {})
 }
@@ -109,13 +114,7 @@ fn reflected<K>(
     impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
 )
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: Cacheable,
 {
     let (store, writer) = reflector::store();
     let stream = watcher(api, config)

@@ -10,16 +10,26 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use modeldeploy_api::v1alpha1::{ModelDeploymentSpec, RegistryReference, RegistryStatus};
 
+use crate::registry;
+
 /// How often an alias is looked up again.
 pub const ALIAS_INTERVAL: Duration = Duration::from_secs(60);
 
+/// What `reference` asks the registry for: its alias, else its version (admission requires
+/// exactly one).
+pub fn wanted(reference: &RegistryReference) -> registry::RegistryReference {
+    match (&reference.alias, &reference.version) {
+        (Some(alias), _) => registry::RegistryReference::alias(&reference.name, alias),
+        (None, version) => registry::RegistryReference::version(
+            &reference.name,
+            version.clone().unwrap_or_default(),
+        ),
+    }
+}
+
 /// `reference` as MLflow writes it: `fraud@champion` or `fraud/3`.
 pub fn reference_text(reference: &RegistryReference) -> String {
-    match (&reference.alias, &reference.version) {
-        (Some(alias), _) => format!("{}@{alias}", reference.name),
-        (None, Some(version)) => format!("{}/{version}", reference.name),
-        (None, None) => reference.name.clone(),
-    }
+    wanted(reference).to_string()
 }
 
 /// When to look `reference` up: `None` now, else after the given wait.

@@ -16,7 +16,7 @@ use crate::pod::{ServedPod, Skip};
 use crate::targets;
 
 /// The processes started so far, by pod UID.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Running {
     pods: HashMap<String, (ServedPod, JoinHandle<()>)>,
     /// Where the Prometheus targets of the running pods are kept, if anywhere.

@@ -94,14 +94,5 @@ async fn look_up(
             .map(|v| String::from_utf8_lossy(&v.0).into_owned())
     })?;
     let registry = MlflowRegistry::new(http()?, &reference.uri, &credentials)?;
-    let wanted = match (&reference.alias, &reference.version) {
-        (Some(alias), _) => registry::RegistryReference::alias(&reference.name, alias),
-        (None, Some(version)) => registry::RegistryReference::version(&reference.name, version),
-        (None, None) => {
-            return Err(RegistryError::Misconfigured {
-                reason: "model.registry names neither an alias nor a version".to_owned(),
-            });
-        }
-    };
-    registry.resolve(&wanted).await
+    registry.resolve(&pin::wanted(reference)).await
 }
