@@ -206,6 +206,17 @@ fn paused(name: &str, pause: &PauseStatus, now: jiff::Timestamp) -> String {
         (PauseReason::ByUser, _) => {
             format!("{reason}: `kubectl modeldeploy resume {name}` goes on")
         }
+        (
+            PauseReason::AnalysisFailed
+            | PauseReason::AnalysisInconclusive
+            | PauseReason::AnalysisError,
+            _,
+        ) => format!(
+            "{reason}: `kubectl modeldeploy promote {name}` skips the gate, `resume` measures again, `abort` rolls back"
+        ),
+        (PauseReason::AwaitingMeasurement, _) => format!(
+            "{reason}: prediction agreement is not measured yet; `kubectl modeldeploy promote {name}` or `abort` decides"
+        ),
     }
 }
 
@@ -399,6 +410,7 @@ mod tests {
             pause,
             paused_by_user: false,
             abort_reason: None,
+            analysis: Vec::new(),
         }
     }
 

@@ -27,6 +27,7 @@ pub async fn start_operator_with(
 ) -> Operator {
     let settings = Settings {
         presets,
+        prometheus_url: std::env::var("MODELDEPLOY_PROMETHEUS_URL").ok(),
         namespace: Some(options.namespace.clone()),
         http_address: "127.0.0.1:0".parse().unwrap(),
         leader_election: options.leader_election.then(|| LeaderElection {

@@ -4,6 +4,7 @@
 //! The pure core lives in [`plan`], [`render`] and [`revision`]; I/O happens in [`observe`],
 //! [`apply`] and the controller shell.
 
+pub mod analysis;
 pub mod announce;
 pub mod apply;
 pub mod cache;
@@ -73,6 +74,9 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+
+    #[error("cannot set up the HTTP client of analysis: {0}")]
+    Analysis(String),
 
     #[error("the HTTP server failed: {0}")]
     Http(#[source] std::io::Error),
@@ -162,12 +166,15 @@ async fn run(
         let _ = server_shutdown.wait_for(|stop| *stop).await;
     }));
     let routes = controller::RouteApis::discover(&client, settings.namespace.as_deref()).await;
+    let http = registry::HttpClient::new(analysis::MAX_TIMEOUT)
+        .map_err(|e| RunError::Analysis(e.to_string()))?;
     let ctx = Arc::new(Context::new(
         client.clone(),
         metrics.clone(),
         &settings.identity,
         routes,
         settings.presets.clone(),
+        analysis::Measurer::new(http, settings.prometheus_url.clone()),
     ));
     let namespace = settings.namespace.clone();
     let concurrency = settings.concurrency;

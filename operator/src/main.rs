@@ -61,6 +61,23 @@ struct Args {
     /// `runtimePresets`); checked at start-up.
     #[arg(long, env = "MODELDEPLOY_RUNTIME_PRESETS")]
     runtime_presets: Option<std::path::PathBuf>,
+    /// The Prometheus that analysis metrics query when they name no `address`, e.g.
+    /// http://prometheus.monitoring:9090.
+    #[arg(long, env = "MODELDEPLOY_PROMETHEUS_URL", value_parser = http_url)]
+    prometheus_url: Option<String>,
+}
+
+/// An http:// or https:// URL, refused at start-up otherwise.
+fn http_url(value: &str) -> Result<String, String> {
+    let uri: http::Uri = value
+        .parse()
+        .map_err(|e| format!("{value:?} is not a URL: {e}"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(_)) => Ok(value.trim_end_matches('/').to_owned()),
+        _ => Err(format!(
+            "{value:?} is not an http:// or https:// URL with a host, e.g. http://prometheus:9090"
+        )),
+    }
 }
 
 #[tokio::main]
@@ -100,6 +117,7 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let settings = Settings {
         presets,
+        prometheus_url: args.prometheus_url.clone(),
         namespace: args.namespace.clone(),
         http_address: args.http_address,
         leader_election,

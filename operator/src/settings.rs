@@ -18,6 +18,8 @@ pub struct Settings {
     pub identity: String,
     /// The runtime presets in force: the built-in ones and an admin's.
     pub presets: crate::preset::Presets,
+    /// The Prometheus that analysis metrics query when they name no address.
+    pub prometheus_url: Option<String>,
 }
 
 /// Where the leader lease lives.

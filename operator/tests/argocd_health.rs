@@ -269,6 +269,7 @@ fn rollout(stage: RolloutStage, step_index: usize) -> RolloutStatus {
         pause: None,
         paused_by_user: false,
         abort_reason: None,
+        analysis: Vec::new(),
     }
 }
 

@@ -4,71 +4,150 @@ use serde::{Deserialize, Serialize};
 
 use super::Duration;
 
-/// Checks that decide whether a rollout goes on: references to reusable templates and inline
-/// metrics.
+/// Checks that decide whether a rollout goes on: metrics measured while the rollout runs, each
+/// judged by CEL conditions.
+///
+/// Queries and URLs may use `{{name}}` (the ModelDeployment), `{{namespace}}`, `{{revision}}`
+/// (the candidate), `{{stableRevision}}`, `{{service}}` (the candidate's Service),
+/// `{{interval}}` (the metric's interval, e.g. `1m`) and `{{args.<name>}}`. Any other `{{...}}` is
+/// refused before traffic moves.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.templates) || has(self.metrics)")
-    .message("an analysis needs at least one template or metric"))]
 pub struct AnalysisSpec {
-    /// Reusable analysis templates in the same namespace.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(min = 1, max = 16))]
-    pub templates: Vec<AnalysisTemplateRef>,
-    /// Metrics written inline.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The metrics, each measured `count` times, `interval` apart.
     #[schemars(length(min = 1, max = 32), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub metrics: Vec<Metric>,
+    /// Values for `{{args.<name>}}` in queries and URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub args: Vec<AnalysisArg>,
+    /// What a failed analysis does: `Rollback` (the default) returns traffic to the stable
+    /// revision; `Pause` holds the rollout for a person, for teams still building trust in a
+    /// query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<FailurePolicy>,
 }
 
-/// A reference to an analysis template.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+/// What a failed analysis does.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum FailurePolicy {
+    /// Roll back: traffic to the stable revision first, then the candidate's pods go.
+    #[default]
+    Rollback,
+    /// Hold the rollout where it is until a person promotes, resumes or aborts it.
+    Pause,
+}
+
+/// A value for `{{args.<name>}}`. Set exactly one of `value` or `valueFrom`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct AnalysisTemplateRef {
+#[x_kube(validation = Rule::new("has(self.value) != has(self.valueFrom)")
+    .message("an analysis argument sets exactly one of value or valueFrom"))]
+pub struct AnalysisArg {
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z][A-Za-z0-9_-]*$')").message("argument names start with a letter and hold letters, digits, '_' and '-', e.g. errorBudget"))]
+    #[schemars(length(max = 63))]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_from: Option<ValueSource>,
+}
+
+/// A value read from a key of a Secret or a ConfigMap in the ModelDeployment's namespace. Set
+/// exactly one field. Values from Secrets are never written to status, events or logs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.secretKeyRef) != has(self.configMapKeyRef)")
+    .message("valueFrom sets exactly one of secretKeyRef or configMapKeyRef"))]
+pub struct ValueSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<KeyReference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_key_ref: Option<KeyReference>,
+}
+
+/// A key of a Secret or ConfigMap in the ModelDeployment's namespace.
+#[derive(
+    Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyReference {
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
 }
 
 /// One measured quantity and the conditions on it.
+///
+/// Each measurement is judged on its own: `failureCondition` true → failed; else
+/// `successCondition` true → successful; a `successCondition` that is false with no
+/// `failureCondition` → failed; a `failureCondition` that is false with no `successCondition` →
+/// successful; both set and both false → inconclusive. A query that returns nothing (an empty
+/// vector, or NaN such as 0/0 with no traffic) counts as `noData` says, before any condition.
+/// The metric then fails when its failed measurements exceed `failureLimit`, is inconclusive
+/// when its inconclusive measurements exceed `inconclusiveLimit`, errs when errors in a row
+/// exceed `consecutiveErrorLimit`, and succeeds once `count` measurements are taken without any
+/// of those.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.successCondition) || has(self.failureCondition)")
     .message("a metric needs a successCondition or a failureCondition, e.g. successCondition: result < 0.01"))]
+#[x_kube(validation = Rule::new("!has(self.count) || self.count == 1 || has(self.interval)")
+    .message("a metric measured more than once needs an interval between measurements, e.g. interval: 1m"))]
 pub struct Metric {
     /// Unique name within the analysis.
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("metric name must be lowercase letters, digits and '-', e.g. error-rate"))]
     #[schemars(length(max = 63))]
     pub name: String,
-    /// Time between measurements; one measurement when unset.
+    /// Time between measurements. Unset: one measurement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<Duration>,
-    /// Number of measurements; unbounded for background analysis when unset.
+    /// Number of measurements. Unset: one for a metric without an interval; for one with an
+    /// interval, as many as the rollout lasts in background analysis and one elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 10000))]
     pub count: Option<i32>,
-    /// CEL expression over `result` that marks a measurement successful.
+    /// Wait this long after the analysis starts before the first measurement, so that a window
+    /// such as `rate(...[1m])` holds only requests of the new split. Default 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 1024))]
+    pub initial_delay: Option<Duration>,
+    /// CEL expression over `result` (a number, or a list of numbers when the query returns a
+    /// vector) that marks a measurement successful, e.g. `result <= 0.01` or
+    /// `result.all(x, x <= 0.01)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
     pub success_condition: Option<String>,
-    /// CEL expression over `result` that marks a measurement failed.
+    /// CEL expression over `result` that marks a measurement failed, e.g. `result > 0.05`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 1024))]
+    #[schemars(length(min = 1, max = 1024))]
     pub failure_condition: Option<String>,
-    /// Failed measurements tolerated before the analysis fails. Default 0.
+    /// Failed measurements tolerated: the metric fails at failed measurement number
+    /// `failureLimit + 1`. Default 0: the first failure fails it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = 10000))]
     pub failure_limit: Option<i32>,
-    /// Inconclusive measurements tolerated before the rollout pauses for a person. Default 0.
+    /// Inconclusive measurements tolerated: at number `inconclusiveLimit + 1` the rollout
+    /// pauses for a person. Default 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = 10000))]
     pub inconclusive_limit: Option<i32>,
-    /// Measurement errors in a row tolerated before the analysis errs. Default 4.
+    /// Measurement errors in a row tolerated (Prometheus down, a timeout, a bad answer): at
+    /// `consecutiveErrorLimit + 1` in a row the rollout pauses for a person. A successful,
+    /// failed or inconclusive measurement resets the run. Errors never count as failures.
+    /// Default 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = 10000))]
     pub consecutive_error_limit: Option<i32>,
-    /// What a query that returns no data counts as. Default `Inconclusive`.
+    /// What a measurement without data counts as: `Inconclusive` (the default: no data never
+    /// passes), `Fail` or `Pass`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_data: Option<NoDataPolicy>,
+    /// Measure and report, but never decide: a dry-run metric's verdict is shown and never
+    /// holds, promotes or rolls back the rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
     /// Where the measurement comes from.
     pub provider: MetricProvider,
 }
@@ -93,28 +172,41 @@ pub struct MetricProvider {
     pub web: Option<WebMetric>,
 }
 
-/// A PromQL query that returns one number.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+/// A PromQL instant query: a scalar or a vector of numbers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PrometheusMetric {
-    /// Prometheus base URL; the operator's default when unset.
+    /// Prometheus base URL, e.g. `http://prometheus.monitoring:9090`; the operator's
+    /// `--prometheus-url` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^https?://.+')").message("prometheus.address must be an http:// or https:// URL"))]
+    #[schemars(length(max = 2048))]
     pub address: Option<String>,
-    /// The query. `{{revision}}`, `{{stableRevision}}` and `{{namespace}}` are substituted.
+    /// The query, with the variables listed on the analysis substituted.
     #[schemars(length(min = 1, max = 8192))]
     pub query: String,
+    /// Time allowed for an answer. Default 10s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// A bearer token sent as `Authorization: Bearer <token>`, from a Secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_secret_ref: Option<KeyReference>,
 }
 
 /// An HTTP endpoint that returns a JSON document.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebMetric {
+    /// The URL, with the variables listed on the analysis substituted.
     #[x_kube(validation = Rule::new("self.matches('^https?://.+')").message("web.url must be an http:// or https:// URL"))]
     #[schemars(length(max = 2048))]
     pub url: String,
-    /// JSONPath of the number in the response, e.g. `$.data.errorRate`.
+    /// JSONPath (RFC 9535) of the number, or the numbers, in the response, e.g.
+    /// `$.data.errorRate`; the whole document when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
     pub json_path: Option<String>,
+    /// Headers sent with the request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]
     pub headers: Vec<WebMetricHeader>,
@@ -123,10 +215,17 @@ pub struct WebMetric {
     pub timeout: Option<Duration>,
 }
 
-/// A header sent with a web metric request.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+/// A header sent with a web metric request. Set exactly one of `value` or `valueFrom`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.value) != has(self.valueFrom)")
+    .message("a web metric header sets exactly one of value or valueFrom, e.g. valueFrom: {secretKeyRef: {name: api, key: token}}"))]
 pub struct WebMetricHeader {
+    #[schemars(length(min = 1, max = 256))]
     pub name: String,
-    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_from: Option<ValueSource>,
 }

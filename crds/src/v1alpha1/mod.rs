@@ -5,6 +5,7 @@
 //! accepted and validated today, and the operator reports plainly when it cannot act on them yet.
 
 mod analysis;
+mod analysis_status;
 mod duration;
 mod model;
 mod request;
@@ -15,8 +16,12 @@ mod strategy;
 mod traffic;
 
 pub use analysis::{
-    AnalysisSpec, AnalysisTemplateRef, Metric, MetricProvider, NoDataPolicy, PrometheusMetric,
-    WebMetric, WebMetricHeader,
+    AnalysisArg, AnalysisSpec, FailurePolicy, KeyReference, Metric, MetricProvider, NoDataPolicy,
+    PrometheusMetric, ValueSource, WebMetric, WebMetricHeader,
+};
+pub use analysis_status::{
+    AnalysisPhase, AnalysisRunStatus, MEASUREMENTS_KEPT, MeasurementPhase, MeasurementStatus,
+    MetricStatus,
 };
 pub use duration::{Duration, DurationError};
 pub use model::{ModelSpec, RegistryKind, RegistryReference, StorageCredentials};

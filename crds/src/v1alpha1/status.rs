@@ -169,6 +169,10 @@ pub struct RolloutStatus {
     /// Why the rollout is being aborted or was aborted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abort_reason: Option<String>,
+    /// The analyses of this rollout so far, with their measurements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub analysis: Vec<super::AnalysisRunStatus>,
 }
 
 /// The part of a rollout that runs.
@@ -207,6 +211,18 @@ pub enum PauseReason {
     AwaitingPromotion,
     /// `kubectl modeldeploy pause`: `resume` continues.
     ByUser,
+    /// An analysis failed and its `onFailure` is `Pause`: `promote` skips the gate, `resume`
+    /// measures again, `abort` rolls back.
+    AnalysisFailed,
+    /// An analysis was inconclusive past its limit: `promote` skips the gate, `resume` measures
+    /// again, `abort` rolls back.
+    AnalysisInconclusive,
+    /// An analysis could not measure past its error limit: `promote` skips the gate, `resume`
+    /// measures again, `abort` rolls back.
+    AnalysisError,
+    /// A gate that this version cannot measure yet (shadow prediction agreement): a person
+    /// decides with `promote` or `abort`.
+    AwaitingMeasurement,
 }
 
 impl PauseReason {
@@ -216,6 +232,10 @@ impl PauseReason {
             PauseReason::Indefinite => "Indefinite",
             PauseReason::AwaitingPromotion => "AwaitingPromotion",
             PauseReason::ByUser => "ByUser",
+            PauseReason::AnalysisFailed => "AnalysisFailed",
+            PauseReason::AnalysisInconclusive => "AnalysisInconclusive",
+            PauseReason::AnalysisError => "AnalysisError",
+            PauseReason::AwaitingMeasurement => "AwaitingMeasurement",
         }
     }
 }

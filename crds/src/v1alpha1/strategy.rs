@@ -80,7 +80,8 @@ pub struct BlueGreenStrategy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000))]
     pub preview_replicas: Option<i32>,
-    /// Analysis of the preview that must pass before the switch.
+    /// Analysis of the preview that must pass before the switch. An `autoPromotionAfter` timer
+    /// starts only once it has passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_promotion_analysis: Option<AnalysisSpec>,
     /// Analysis after the switch; failing it switches traffic back.
@@ -93,6 +94,8 @@ pub struct BlueGreenStrategy {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.steps) != has(self.linear)")
     .message("canary needs either steps or linear, not both and not neither, e.g. steps: [{setWeight: 10}, {pause: {duration: 5m}}]"))]
+#[x_kube(validation = Rule::new("!has(self.analysisStartingStep) || has(self.analysis)")
+    .message("canary.analysisStartingStep needs canary.analysis"))]
 pub struct CanaryStrategy {
     /// The steps, in order: `setWeight`, `pause` and `analysis`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -101,9 +104,20 @@ pub struct CanaryStrategy {
     /// Shift a fixed weight at a fixed interval instead of listing steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linear: Option<LinearShift>,
-    /// Analysis that runs for the whole rollout; failing it rolls back at once.
+    /// Background analysis: measured from step `analysisStartingStep` until promotion is
+    /// done; failing it rolls back at once, and the rollout never promotes while it is
+    /// inconclusive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisSpec>,
+    /// The step (numbered from 1) from which the background analysis measures; from the first
+    /// step when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 64))]
+    pub analysis_starting_step: Option<i32>,
+    /// Analysis once the new revision takes all traffic, while the previous revision still
+    /// runs: failing it moves traffic back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_promotion_analysis: Option<AnalysisSpec>,
     /// Shrink the stable revision by as many pods as the new one gets, so that the pods (and
     /// GPUs) in use stay flat during the canary instead of growing by the canary's size.
     /// Default false.
@@ -165,10 +179,13 @@ pub struct ShadowStrategy {
     pub mirror_percent: Option<i32>,
     /// How long to shadow before deciding.
     pub duration: Duration,
-    /// How closely the new revision's predictions must match the stable ones.
+    /// How closely the new revision's predictions must match the stable ones. Measured by the
+    /// model router, which is not released yet: until it is, a shadow with `agreement` waits
+    /// for a person after its analysis (`AwaitingMeasurement`) and never promotes by itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agreement: Option<PredictionAgreement>,
-    /// More checks that must pass, e.g. latency of the shadow.
+    /// Checks of the shadow's own metrics (its latency, its errors on the copied requests),
+    /// measured after `duration`; they must pass before promotion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisSpec>,
     /// Promote without a person when the checks pass. Default true.

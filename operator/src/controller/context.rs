@@ -29,6 +29,8 @@ pub struct Context {
     pub identity: String,
     /// The runtime presets in force.
     pub presets: crate::preset::Presets,
+    /// Takes analysis measurements.
+    pub measurer: crate::analysis::Measurer,
     /// The watch caches of the children, while the controller runs.
     caches: std::sync::RwLock<Option<Caches>>,
     /// A hash of the last status known to be current per ModelDeployment (written or read
@@ -94,6 +96,7 @@ impl Context {
         identity: &str,
         routes: RouteApis,
         presets: crate::preset::Presets,
+        measurer: crate::analysis::Measurer,
     ) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.to_owned(),
@@ -108,6 +111,7 @@ impl Context {
             routes,
             identity: identity.to_owned(),
             presets,
+            measurer,
             caches: std::sync::RwLock::default(),
             known_status: Mutex::default(),
         }

@@ -295,8 +295,9 @@ async fn advance(
     };
     let revision = revision_of(&md.spec);
     let request = RolloutRequest::from_annotations(md.annotations());
-    let plan = plan::plan(Input {
+    let input = Input {
         name: &scope.owner.name,
+        namespace: &scope.owner.namespace,
         spec: &md.spec,
         generation: md.metadata.generation,
         status,
@@ -305,7 +306,13 @@ async fn advance(
         observed: &observed,
         request: request.as_ref(),
         registry: registry.as_ref(),
+        measurements: &[],
         now,
+    };
+    let measurements = measure(ctx, &scope.owner.namespace, &plan::due(&input), now).await;
+    let plan = plan::plan(Input {
+        measurements: &measurements,
+        ..input
     });
 
     let first = plan::keeping_failure(&plan.status, recorded.as_ref(), &Error::STATUS_REASONS);
@@ -337,6 +344,33 @@ async fn advance(
         .min()
         .map_or(RESYNC, |after| (after + Duration::from_secs(1)).min(RESYNC));
     Ok(Action::requeue(requeue))
+}
+
+/// Takes the measurements that are due; nothing (and no API read) when none is.
+async fn measure(
+    ctx: &Context,
+    namespace: &str,
+    due: &[plan::analysis::Due],
+    now: Timestamp,
+) -> Vec<plan::analysis::Measured> {
+    if due.is_empty() {
+        return Vec::new();
+    }
+    let values = crate::analysis::values::ApiValues {
+        secrets: Api::namespaced(ctx.client.clone(), namespace),
+        config_maps: Api::namespaced(ctx.client.clone(), namespace),
+    };
+    let lookup = crate::analysis::Lookup::read(&values, due).await;
+    let measured = ctx.measurer.measure(&lookup, due, now).await;
+    for m in &measured {
+        match &m.value {
+            Ok(value) => debug!(analysis = %m.analysis, metric = %m.metric, %value, "measured"),
+            Err(error) => {
+                info!(analysis = %m.analysis, metric = %m.metric, %error, "measurement failed")
+            }
+        }
+    }
+    measured
 }
 
 fn error_policy(md: Arc<ModelDeployment>, error: &Error, ctx: Arc<Context>) -> Action {

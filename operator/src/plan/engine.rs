@@ -5,9 +5,11 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use modeldeploy_api::v1alpha1::{
-    PauseReason, PauseStatus, RequestStatus, RolloutStage, RolloutStatus, TrafficProvider,
+    AnalysisPhase, FailurePolicy, PauseReason, PauseStatus, RequestStatus, RolloutStage,
+    RolloutStatus, TrafficProvider,
 };
 
+use super::analysis;
 use super::steps::{PauseEnd, Step, Steps, TrafficStep, Waiting};
 use super::time::{add, until};
 use super::traffic::{CandidateTraffic, TrafficPlan, capacity_weight, replicas_for_weight};
@@ -88,6 +90,7 @@ pub(super) fn decide(input: &Input<'_>, steps: &Steps, events: &mut Vec<PlannedE
                 step_started_at: None,
                 pause: None,
                 paused_by_user: false,
+                analysis: Vec::new(),
                 ..current.clone()
             }
         }
@@ -106,6 +109,7 @@ pub(super) fn decide(input: &Input<'_>, steps: &Steps, events: &mut Vec<PlannedE
             pause: None,
             paused_by_user: false,
             abort_reason: None,
+            analysis: Vec::new(),
         },
     };
     let mut request_status = None;
@@ -123,6 +127,16 @@ pub(super) fn decide(input: &Input<'_>, steps: &Steps, events: &mut Vec<PlannedE
             rollout = next;
         }
     } else {
+        // Measurements are judged against the analyses that ran when they were taken, before the
+        // transition that acts on their verdict.
+        let promoted = promoted_now(input, steps, stable, &rollout);
+        let active = analysis::active(steps, &rollout, promoted);
+        analysis::record(
+            &mut rollout.analysis,
+            &active,
+            input.measurements,
+            input.now,
+        );
         rollout = transition(input, steps, stable, rollout);
     }
     if rollout.step_started_at.is_none() {
@@ -166,6 +180,7 @@ fn first_deploy(input: &Input<'_>, steps: &Steps) -> Decision {
             pause: None,
             paused_by_user: false,
             abort_reason: None,
+            analysis: Vec::new(),
         });
     Decision {
         stable: None,
@@ -298,6 +313,21 @@ fn transition(
     stable: &str,
     mut rollout: RolloutStatus,
 ) -> RolloutStatus {
+    let judged = judged(steps, &rollout);
+    if matches!(rollout.stage, RolloutStage::Steps | RolloutStage::Promoting)
+        && !rollout.paused_by_user
+    {
+        match judged {
+            Judged::Abort(reason) => {
+                rollout.stage = RolloutStage::Aborting;
+                rollout.abort_reason = Some(reason);
+                rollout.step_started_at = None;
+                return rollout;
+            }
+            Judged::Hold(_) => return rollout,
+            Judged::Go => {}
+        }
+    }
     match rollout.stage {
         RolloutStage::Steps => {
             if rollout.paused_by_user {
@@ -333,7 +363,8 @@ fn transition(
                     input.now >= add(started, *d)
                 }
                 Step::Pause { duration: None, .. } => false,
-                Step::Analysis { .. } => true,
+                Step::Analysis(gate) => analysis::run(&rollout.analysis, &gate.run)
+                    .is_some_and(|run| run.phase == AnalysisPhase::Successful),
             };
             if done {
                 rollout.step_index = index + 1;
@@ -352,20 +383,93 @@ fn transition(
     }
 }
 
-/// `None` once the candidate has all traffic at full size: the rollout is over.
+/// What the analyses of the rollout say, now.
+#[derive(Clone, Debug, PartialEq)]
+enum Judged {
+    /// Nothing holds the rollout back.
+    Go,
+    /// A person decides.
+    Hold(PauseReason),
+    /// Roll back, for this reason.
+    Abort(String),
+}
+
+/// The verdict of the analyses that bear on the rollout where it stands: the background
+/// analysis, the current gate, the post-promotion analysis. A failure outweighs a hold.
+fn judged(steps: &Steps, rollout: &RolloutStatus) -> Judged {
+    let mut bearing = Vec::new();
+    if let Some(background) = &steps.background {
+        bearing.push((analysis::BACKGROUND, &background.spec));
+    }
+    match rollout.stage {
+        RolloutStage::Steps => {
+            if let Some(Step::Analysis(gate)) = steps.get(rollout.step_index) {
+                bearing.push((gate.run.as_str(), &gate.spec));
+            }
+        }
+        RolloutStage::Promoting => {
+            if let Some(spec) = &steps.post_promotion {
+                bearing.push((analysis::POST_PROMOTION, spec));
+            }
+        }
+        RolloutStage::Aborting | RolloutStage::Aborted => return Judged::Go,
+    }
+    let mut verdict = Judged::Go;
+    for (name, spec) in bearing {
+        let Some(run) = analysis::run(&rollout.analysis, name) else {
+            continue;
+        };
+        let hold = match run.phase {
+            AnalysisPhase::Failed => match analysis::on_failure(spec) {
+                FailurePolicy::Rollback => {
+                    return Judged::Abort(format!(
+                        "analysis {name} failed: {}",
+                        run.message.as_deref().unwrap_or("a metric failed")
+                    ));
+                }
+                FailurePolicy::Pause => PauseReason::AnalysisFailed,
+            },
+            AnalysisPhase::Error => PauseReason::AnalysisError,
+            AnalysisPhase::Inconclusive => PauseReason::AnalysisInconclusive,
+            AnalysisPhase::Running | AnalysisPhase::Successful => continue,
+        };
+        if verdict == Judged::Go {
+            verdict = Judged::Hold(hold);
+        }
+    }
+    verdict
+}
+
+/// The candidate has all traffic at full size.
+pub(super) fn promoted_now(
+    input: &Input<'_>,
+    steps: &Steps,
+    stable: &str,
+    rollout: &RolloutStatus,
+) -> bool {
+    rollout.stage == RolloutStage::Promoting
+        && available_at(
+            input.observed.revisions.get(&rollout.revision),
+            input.spec.replicas,
+        )
+        && input.observed.traffic.as_ref() == Some(&promoted_plan(steps, stable, rollout))
+}
+
+/// `None` once the candidate has all traffic at full size and its post-promotion analysis (if
+/// any) passed: the rollout is over.
 fn finish_if_promoted(
     input: &Input<'_>,
     steps: &Steps,
     stable: &str,
     rollout: RolloutStatus,
 ) -> Option<RolloutStatus> {
-    let promoted = rollout.stage == RolloutStage::Promoting
-        && available_at(
-            input.observed.revisions.get(&rollout.revision),
-            input.spec.replicas,
-        )
-        && input.observed.traffic.as_ref() == Some(&promoted_plan(steps, stable, &rollout));
-    (!promoted).then_some(rollout)
+    let analysed = steps.post_promotion.is_none()
+        || analysis::run(&rollout.analysis, analysis::POST_PROMOTION)
+            .is_some_and(|run| run.phase == AnalysisPhase::Successful);
+    let over = promoted_now(input, steps, stable, &rollout)
+        && analysed
+        && judged(steps, &rollout) == Judged::Go;
+    (!over).then_some(rollout)
 }
 
 fn promoted_plan(steps: &Steps, stable: &str, rollout: &RolloutStatus) -> TrafficPlan {
@@ -598,6 +702,7 @@ fn target(input: &Input<'_>, steps: &Steps, stable: &str, mut rollout: RolloutSt
                             (Some(_), _) => PauseReason::Timed,
                             (None, Waiting::Indefinite) => PauseReason::Indefinite,
                             (None, Waiting::Promotion) => PauseReason::AwaitingPromotion,
+                            (None, Waiting::Measurement) => PauseReason::AwaitingMeasurement,
                         }
                     };
                     let end = duration.map(|d| {
@@ -619,7 +724,7 @@ fn target(input: &Input<'_>, steps: &Steps, stable: &str, mut rollout: RolloutSt
                         stable_needed(input, steps, held_weight(index)),
                     )
                 }
-                Some(Step::Analysis { .. }) | None => {
+                Some(Step::Analysis(_)) | None => {
                     if rollout.paused_by_user {
                         rollout.pause = Some(PauseStatus {
                             reason: PauseReason::ByUser,
@@ -667,6 +772,26 @@ fn target(input: &Input<'_>, steps: &Steps, stable: &str, mut rollout: RolloutSt
             reason: PauseReason::ByUser,
             until: None,
         });
+    } else if let Judged::Hold(reason) = judged(steps, &rollout) {
+        rollout.pause = Some(PauseStatus {
+            reason,
+            until: None,
+        });
+        wake = None;
+    }
+    // Analyses that start with this step start now, so their delays count from here.
+    let promoted = promoted_now(input, steps, stable, &rollout);
+    let active = analysis::active(steps, &rollout, promoted);
+    analysis::start(&mut rollout.analysis, &active, input.now);
+    if rollout
+        .pause
+        .as_ref()
+        .is_none_or(|p| p.reason != PauseReason::ByUser)
+    {
+        wake = [wake, analysis::wake(&rollout.analysis, &active, input.now)]
+            .into_iter()
+            .flatten()
+            .min();
     }
     Decision {
         stable: Some(stable.to_owned()),

@@ -112,6 +112,16 @@ pub(super) fn derive(
                     PauseReason::AwaitingPromotion => {
                         format!("revision {revision} waits for kubectl modeldeploy promote")
                     }
+                    PauseReason::AnalysisFailed
+                    | PauseReason::AnalysisInconclusive
+                    | PauseReason::AnalysisError => format!(
+                        "revision {revision} waits for a person at {} ({}): promote skips the gate, resume measures again, abort rolls back",
+                        rollout.step.as_deref().unwrap_or("-"),
+                        reason.as_str()
+                    ),
+                    PauseReason::AwaitingMeasurement => format!(
+                        "revision {revision} waits for a person: shadow prediction agreement is not measured by this version, so it never promotes by itself; promote or abort"
+                    ),
                     _ => format!(
                         "step {} waits for kubectl modeldeploy promote",
                         rollout.step.as_deref().unwrap_or("-")
@@ -187,25 +197,42 @@ pub(super) fn derive(
     registry_events(old, new, events);
 }
 
-/// A gate passed: until analysis runs, analysis gates pass at once, and say so.
-fn passed_gate(
+/// An analysis reached a verdict: one event per run, when its verdict is first recorded.
+fn analysis_events(
     before: &modeldeploy_api::v1alpha1::RolloutStatus,
     after: &modeldeploy_api::v1alpha1::RolloutStatus,
     events: &mut Vec<PlannedEvent>,
 ) {
-    let gate = usize::try_from(before.step_index)
-        .ok()
-        .and_then(|i| after.steps.get(i))
-        .filter(|label| label.ends_with("analysis"));
-    if let Some(gate) = gate {
-        events.push(PlannedEvent::normal(
-            "AnalysisPassed",
-            "Analyze",
-            &after.revision,
-            format!(
-                "{gate} passed at once: this version evaluates no metrics yet; the gate will wait for analysis when it does"
-            ),
-        ));
+    use modeldeploy_api::v1alpha1::AnalysisPhase;
+    for run in after.analysis.iter().filter(|r| r.phase.is_final()) {
+        let known = before
+            .analysis
+            .iter()
+            .any(|b| b.name == run.name && b.phase == run.phase);
+        if known {
+            continue;
+        }
+        let note = format!(
+            "analysis {} of revision {} is {}: {}",
+            run.name,
+            after.revision,
+            run.phase.as_str(),
+            run.message.as_deref().unwrap_or("-")
+        );
+        events.push(match run.phase {
+            AnalysisPhase::Successful => {
+                PlannedEvent::normal("AnalysisSuccessful", "Analyze", &after.revision, note)
+            }
+            AnalysisPhase::Failed => {
+                PlannedEvent::warning("AnalysisFailed", "Analyze", &after.revision, note)
+            }
+            AnalysisPhase::Inconclusive => {
+                PlannedEvent::warning("AnalysisInconclusive", "Analyze", &after.revision, note)
+            }
+            AnalysisPhase::Error | AnalysisPhase::Running => {
+                PlannedEvent::warning("AnalysisError", "Analyze", &after.revision, note)
+            }
+        });
     }
 }
 
@@ -216,6 +243,7 @@ fn step_events(
 ) {
     let revision = after.revision.as_str();
     let step = after.step.as_deref().unwrap_or("-");
+    analysis_events(before, after, events);
     if before.stage != after.stage {
         events.push(match after.stage {
             RolloutStage::Steps => PlannedEvent::normal(
@@ -254,7 +282,6 @@ fn step_events(
         && after.step_index != before.step_index
         && after.step_index < after.step_count
     {
-        passed_gate(before, after, events);
         events.push(PlannedEvent::normal(
             "StepStarted",
             "Step",

@@ -8,6 +8,7 @@
 //! The strategies ([`strategy`]) compile to steps; the engine walks steps the same way for all of
 //! them; retirement, status and events are shared.
 
+pub mod analysis;
 mod conditions;
 mod engine;
 mod events;
@@ -85,6 +86,8 @@ pub struct Observed {
 pub struct Input<'a> {
     /// The ModelDeployment's name, for messages.
     pub name: &'a str,
+    /// Its namespace, for analysis queries.
+    pub namespace: &'a str,
     pub spec: &'a ModelDeploymentSpec,
     pub generation: Option<i64>,
     pub status: &'a ModelDeploymentStatus,
@@ -98,6 +101,8 @@ pub struct Input<'a> {
     pub request: Option<&'a Result<RolloutRequest, String>>,
     /// What `model.registry` is pinned to now, when the spec names one.
     pub registry: Option<&'a modeldeploy_api::v1alpha1::RegistryStatus>,
+    /// Measurements taken for this plan, of the metrics [`due`] named.
+    pub measurements: &'a [analysis::Measured],
     pub now: Timestamp,
 }
 
@@ -198,7 +203,9 @@ pub fn plan(input: Input<'_>) -> Plan {
     };
     let mut events = Vec::new();
     let mut decision = engine::decide(&input, &steps, &mut events);
-    let blocked = blocked_by_provider(&input, &steps);
+    let blocked = blocked_by_provider(&input, &steps)
+        .map(|problem| ("TrafficNotSupported", problem))
+        .or_else(|| invalid_analysis(&input).map(|problem| ("InvalidAnalysis", problem)));
     if blocked.is_some()
         && let Some(stable) = decision.stable.clone()
     {
@@ -208,8 +215,8 @@ pub fn plan(input: Input<'_>) -> Plan {
     let retire_wake = retirement.wake;
     let delete = retirement.delete.clone();
     let (mut status, status_wake) = status::next(&input, &decision, retirement, &mut events);
-    if let Some(problem) = blocked {
-        status = blocked_status(&input, status, &problem);
+    if let Some((reason, problem)) = blocked {
+        status = blocked_status(&input, status, reason, &problem);
     }
     let mut keep: Vec<&str> = vec![input.revision];
     keep.extend(decision.stable.as_deref());
@@ -279,11 +286,51 @@ fn blocked_by_provider(input: &Input<'_>, steps: &steps::Steps) -> Option<String
         })
 }
 
-/// The stable revision keeps serving because the traffic provider cannot do what the strategy
-/// asks; the status says which provider can.
+/// What is wrong with the spec's analyses, when a rollout would run them: checked before any
+/// traffic moves.
+fn invalid_analysis(input: &Input<'_>) -> Option<String> {
+    let stable = input.status.stable_revision.as_deref().unwrap_or_default();
+    if stable.is_empty() || stable == input.revision {
+        return None;
+    }
+    analysis::problems(input.spec)
+}
+
+/// The metrics due for a measurement before planning at `input.now`: those of the analyses that
+/// run where the recorded rollout stands.
+pub fn due(input: &Input<'_>) -> Vec<analysis::Due> {
+    let Some(rollout) = input.status.rollout.as_ref() else {
+        return Vec::new();
+    };
+    let Some(stable) = input.status.stable_revision.as_deref() else {
+        return Vec::new();
+    };
+    if rollout.revision != input.revision || invalid_analysis(input).is_some() {
+        return Vec::new();
+    }
+    let steps = strategy::steps(input.spec);
+    let promoted = engine::promoted_now(input, &steps, stable, rollout);
+    let active = analysis::active(&steps, rollout, promoted);
+    let service = format!("{}-{}", input.name, steps.role.suffix());
+    let variables = [
+        ("name", input.name),
+        ("namespace", input.namespace),
+        ("revision", input.revision),
+        ("stableRevision", stable),
+        ("service", service.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    analysis::due(&rollout.analysis, &active, &variables, input.now)
+}
+
+/// The stable revision keeps serving because the rollout cannot start as the spec asks (the
+/// traffic provider cannot carry a step, an analysis is invalid); the status says why.
 fn blocked_status(
     input: &Input<'_>,
     status: ModelDeploymentStatus,
+    reason: &'static str,
     problem: &str,
 ) -> ModelDeploymentStatus {
     let message = format!(
@@ -291,7 +338,7 @@ fn blocked_status(
         status.stable_revision.as_deref().unwrap_or_default(),
         input.revision
     );
-    stalled(input, status, "TrafficNotSupported", message, true)
+    stalled(input, status, reason, message, true)
 }
 
 /// `status` waiting for a spec change for `reason`: not Ready, not progressing, stalled, and

@@ -2,7 +2,8 @@
 //! outcome is recorded in `status.lastRequest`.
 
 use modeldeploy_api::v1alpha1::{
-    RequestAction, RequestStatus, RolloutRequest, RolloutStage, RolloutStatus,
+    AnalysisPhase, AnalysisRunStatus, RequestAction, RequestStatus, RolloutRequest, RolloutStage,
+    RolloutStatus,
 };
 
 use super::steps::{Step, Steps};
@@ -61,6 +62,7 @@ fn act(
             next.step_started_at = None;
             next.abort_reason = None;
             next.paused_by_user = false;
+            next.analysis.clear();
             Ok((
                 format!("retrying revision {revision} from its first step"),
                 next,
@@ -81,6 +83,16 @@ fn act(
                 next,
             ))
         }
+        // A person's word on a held analysis: it measures again from the start.
+        (RequestAction::Resume | RequestAction::Promote, RolloutStage::Promoting)
+            if held(current) =>
+        {
+            next.analysis.retain(|run| !is_held(run));
+            Ok((
+                format!("measuring the held analyses of revision {revision} again"),
+                next,
+            ))
+        }
         (_, RolloutStage::Promoting) => {
             Err(format!("revision {revision} is already being promoted"))
         }
@@ -95,6 +107,11 @@ fn act(
         }
         (RequestAction::Promote, RolloutStage::Steps) => {
             next.paused_by_user = false;
+            // The skipped gate's verdict stays in status; a held background analysis measures
+            // again.
+            let gate = current_gate(current, steps);
+            next.analysis
+                .retain(|run| !is_held(run) || Some(run.name.as_str()) == gate);
             next.step_index = (current.step_index + 1).min(steps.count());
             next.step_started_at = None;
             if next.step_index >= steps.count() {
@@ -127,6 +144,16 @@ fn act(
                 steps.get(current.step_index),
                 Some(Step::Pause { duration: None, .. })
             );
+            if held(current) && !current.paused_by_user {
+                next.analysis.retain(|run| !is_held(run));
+                return Ok((
+                    format!(
+                        "measuring the held analyses again at step {}",
+                        steps.label(current.step_index)
+                    ),
+                    next,
+                ));
+            }
             if !current.paused_by_user && !waiting {
                 return Err(format!("the rollout of revision {revision} is not paused"));
             }
@@ -143,5 +170,26 @@ fn act(
                 next,
             ))
         }
+    }
+}
+
+/// An analysis that holds the rollout for a person: inconclusive, erring, or failed under
+/// `onFailure: Pause` (a failure that rolls back never waits to be asked).
+fn is_held(run: &AnalysisRunStatus) -> bool {
+    matches!(
+        run.phase,
+        AnalysisPhase::Inconclusive | AnalysisPhase::Error | AnalysisPhase::Failed
+    )
+}
+
+fn held(rollout: &RolloutStatus) -> bool {
+    rollout.analysis.iter().any(is_held)
+}
+
+/// The run name of the analysis step the rollout stands at, if it stands at one.
+fn current_gate<'a>(rollout: &RolloutStatus, steps: &'a Steps) -> Option<&'a str> {
+    match steps.get(rollout.step_index) {
+        Some(Step::Analysis(gate)) => Some(gate.run.as_str()),
+        _ => None,
     }
 }

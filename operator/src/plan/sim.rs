@@ -11,12 +11,16 @@ use modeldeploy_api::v1alpha1::{
     ModelDeploymentSpec, ModelDeploymentStatus, RequestAction, RolloutRequest,
 };
 
+use super::analysis::{Due, Measured, MeasuredValue};
 use super::{Input, Observed, ObservedRevision, Plan, plan};
 use crate::revision::revision_of;
 
 pub(super) fn at(seconds: i64) -> Timestamp {
     Timestamp::from_second(1_800_000_000 + seconds).unwrap_or(Timestamp::UNIX_EPOCH)
 }
+
+/// A simulated metric provider.
+pub(super) type Source = Box<dyn FnMut(&Due) -> Result<MeasuredValue, String>>;
 
 pub(super) struct World {
     pub spec: ModelDeploymentSpec,
@@ -29,6 +33,12 @@ pub(super) struct World {
     next_request: u32,
     /// Every event announced so far, as (reason, revision).
     pub announced: Vec<(String, String)>,
+    /// What a metric measures when it is due, by metric name: the provider of the simulation.
+    pub measure: Option<Source>,
+    /// Measurements for the next plan.
+    measurements: Vec<Measured>,
+    /// Every measurement taken so far, as (analysis, metric, second).
+    pub measured: Vec<(String, String, i64)>,
 }
 
 impl World {
@@ -42,6 +52,9 @@ impl World {
             stuck: BTreeSet::new(),
             next_request: 0,
             announced: Vec::new(),
+            measure: None,
+            measurements: Vec::new(),
+            measured: Vec::new(),
         }
     }
 
@@ -54,6 +67,7 @@ impl World {
         let revision = self.revision();
         plan(Input {
             name: "iris",
+            namespace: "ml",
             spec: &self.spec,
             generation: Some(1),
             status: &self.status,
@@ -62,13 +76,53 @@ impl World {
             observed: &self.observed,
             request: self.request.as_ref(),
             registry: None,
+            measurements: &self.measurements,
             now: at(self.now),
         })
     }
 
-    /// One reconcile: plan, record the status, carry the plan out, announce its events.
+    /// Takes the measurements that are due, as the controller does before it plans.
+    fn measure_due(&mut self) {
+        let revision = self.revision();
+        let due = super::due(&Input {
+            name: "iris",
+            namespace: "ml",
+            spec: &self.spec,
+            generation: Some(1),
+            status: &self.status,
+            revision: &revision,
+            version: &self.spec.model.version,
+            observed: &self.observed,
+            request: self.request.as_ref(),
+            registry: None,
+            measurements: &[],
+            now: at(self.now),
+        });
+        let Some(measure) = self.measure.as_mut() else {
+            return;
+        };
+        self.measurements = due
+            .iter()
+            .map(|d| Measured {
+                analysis: d.analysis.clone(),
+                metric: d.metric.name.clone(),
+                at: at(self.now),
+                value: measure(d),
+            })
+            .collect();
+        self.measured.extend(
+            self.measurements
+                .iter()
+                .map(|m| (m.analysis.clone(), m.metric.clone(), self.now)),
+        );
+    }
+
+    /// One reconcile: measure what is due, plan, record the status, carry the plan out,
+    /// announce its events.
     pub fn reconcile(&mut self) -> Plan {
+        self.measure_due();
         let plan = self.plan();
+        self.measurements.clear();
         self.status = plan.status.clone();
         self.carry_out(&plan);
         self.announce(&plan);
@@ -77,7 +131,9 @@ impl World {
 
     /// A reconcile cut short after the status write: nothing is carried out or announced.
     pub fn reconcile_killed_after_status(&mut self) -> Plan {
+        self.measure_due();
         let plan = self.plan();
+        self.measurements.clear();
         self.status = plan.status.clone();
         plan
     }

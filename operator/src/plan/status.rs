@@ -347,10 +347,19 @@ fn describe(
                 format!("revision {candidate} at step {step} ({traffic}){waiting}"),
             ),
         },
-        RolloutStage::Promoting => (
-            Phase::Promoting,
-            format!("promoting revision {candidate} ({traffic}){waiting}"),
-        ),
+        RolloutStage::Promoting => match &rollout.pause {
+            Some(pause) => (
+                Phase::Paused,
+                format!(
+                    "revision {candidate} promoted ({traffic}) but not done, paused: {}",
+                    pause.reason.as_str()
+                ),
+            ),
+            None => (
+                Phase::Promoting,
+                format!("promoting revision {candidate} ({traffic}){waiting}"),
+            ),
+        },
         RolloutStage::Aborting => (
             Phase::RollingBack,
             format!(

@@ -58,6 +58,8 @@ pub enum Waiting {
     Indefinite,
     /// Automatic promotion is off.
     Promotion,
+    /// A gate this version cannot measure yet: a person decides.
+    Measurement,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -70,8 +72,8 @@ pub enum Step {
         end: PauseEnd,
         waiting: Waiting,
     },
-    /// A gate that analysis will close; until analysis runs, it passes at once and says so.
-    Analysis { name: &'static str },
+    /// An analysis that must pass before the rollout goes on.
+    Analysis(Box<super::analysis::Gate>),
 }
 
 impl Step {
@@ -109,8 +111,12 @@ impl Step {
                 waiting: Waiting::Promotion,
                 ..
             } => "wait for promotion".to_owned(),
+            Step::Pause {
+                waiting: Waiting::Measurement,
+                ..
+            } => "wait for a person (agreement not measured)".to_owned(),
             Step::Pause { .. } => "pause until promoted".to_owned(),
-            Step::Analysis { name } => format!("{name} analysis"),
+            Step::Analysis(gate) => format!("{} analysis", gate.label),
         }
     }
 }
@@ -143,6 +149,10 @@ pub struct Steps {
     pub steps: Vec<Step>,
     /// Shrink the stable revision as the candidate grows.
     pub dynamic_stable_scale: bool,
+    /// Analysis beside the steps, if any.
+    pub background: Option<super::analysis::Background>,
+    /// Analysis once the candidate has all traffic, before the rollout ends.
+    pub post_promotion: Option<modeldeploy_api::v1alpha1::AnalysisSpec>,
 }
 
 impl Steps {

@@ -6,7 +6,7 @@ use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
+use http::header::{ACCEPT, AUTHORIZATION, HeaderName, USER_AGENT};
 use http::{HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
@@ -96,13 +96,26 @@ impl HttpClient {
         uri: Uri,
         authorization: Option<&HeaderValue>,
     ) -> Result<Answer, TransportError> {
+        let headers: Vec<(HeaderName, HeaderValue)> = authorization
+            .map(|value| (AUTHORIZATION, value.clone()))
+            .into_iter()
+            .collect();
+        self.get_with(uri, &headers).await
+    }
+
+    /// GETs `uri` with `headers`, asking for JSON; as [`HttpClient::get`].
+    pub(crate) async fn get_with(
+        &self,
+        uri: Uri,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Result<Answer, TransportError> {
         let mut request = Request::builder()
             .method(Method::GET)
             .uri(uri)
             .header(ACCEPT, "application/json")
             .header(USER_AGENT, AGENT);
-        if let Some(value) = authorization {
-            request = request.header(AUTHORIZATION, value.clone());
+        for (name, value) in headers {
+            request = request.header(name, value.clone());
         }
         let request = request.body(Empty::new()).map_err(|error| {
             TransportError::Failed(format!("cannot build the request: {error}"))
@@ -115,9 +128,9 @@ impl HttpClient {
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match &answer {
             Ok(answer) => {
-                debug!(%path, status = answer.status.as_u16(), elapsed_ms, "registry request")
+                debug!(%path, status = answer.status.as_u16(), elapsed_ms, "HTTP request")
             }
-            Err(error) => debug!(%path, %error, elapsed_ms, "registry request failed"),
+            Err(error) => debug!(%path, %error, elapsed_ms, "HTTP request failed"),
         }
         answer
     }

@@ -9,7 +9,7 @@
 
 mod credentials;
 mod error;
-mod http;
+pub(crate) mod http;
 pub mod mlflow;
 
 use std::fmt;

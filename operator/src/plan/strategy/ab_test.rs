@@ -5,6 +5,7 @@
 
 use modeldeploy_api::v1alpha1::AbTestStrategy;
 
+use super::super::analysis::Background;
 use super::super::steps::{PauseEnd, Step, Steps, TrafficStep, Waiting};
 use super::super::traffic::CandidateRole;
 use super::duration;
@@ -30,5 +31,10 @@ pub(super) fn steps(ab: &AbTestStrategy) -> Steps {
         role: CandidateRole::Canary,
         steps,
         dynamic_stable_scale: false,
+        background: ab.analysis.clone().map(|spec| Background {
+            spec,
+            from_index: 0,
+        }),
+        post_promotion: None,
     }
 }

@@ -3,6 +3,7 @@
 
 use modeldeploy_api::v1alpha1::BlueGreenStrategy;
 
+use super::super::analysis::Gate;
 use super::super::steps::{PauseEnd, Step, Steps, TrafficStep, Waiting};
 use super::super::traffic::CandidateRole;
 use super::duration;
@@ -12,10 +13,13 @@ pub(super) fn steps(blue_green: &BlueGreenStrategy, replicas: i32) -> Steps {
         replicas: Some(blue_green.preview_replicas.unwrap_or(replicas).max(1)),
         ..TrafficStep::weight(0)
     })];
-    if blue_green.pre_promotion_analysis.is_some() {
-        steps.push(Step::Analysis {
-            name: "pre-promotion",
-        });
+    // Before any timer: an `autoPromotionAfter` wait starts only once the analysis passed.
+    if let Some(spec) = &blue_green.pre_promotion_analysis {
+        steps.push(Step::Analysis(Box::new(Gate {
+            run: "prePromotion".to_owned(),
+            label: "pre-promotion",
+            spec: spec.clone(),
+        })));
     }
     if blue_green.auto_promotion == Some(false) {
         steps.push(Step::Pause {
@@ -31,5 +35,7 @@ pub(super) fn steps(blue_green: &BlueGreenStrategy, replicas: i32) -> Steps {
         role: CandidateRole::Preview,
         steps,
         dynamic_stable_scale: false,
+        background: None,
+        post_promotion: blue_green.post_promotion_analysis.clone(),
     }
 }

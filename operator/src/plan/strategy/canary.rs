@@ -3,6 +3,7 @@
 
 use modeldeploy_api::v1alpha1::CanaryStrategy;
 
+use super::super::analysis::{Background, Gate};
 use super::super::steps::{Step, Steps, TrafficStep};
 use super::super::traffic::CandidateRole;
 use super::duration;
@@ -27,13 +28,20 @@ pub(super) fn steps(canary: &CanaryStrategy) -> Steps {
         None => canary
             .steps
             .iter()
-            .filter_map(|s| {
+            .enumerate()
+            .filter_map(|(index, s)| {
                 if let Some(weight) = s.set_weight {
                     Some(Step::Traffic(TrafficStep::weight(weight.clamp(0, 100))))
                 } else if let Some(pause) = &s.pause {
                     Some(Step::pause(pause.duration.as_ref().map(duration)))
                 } else {
-                    s.analysis.as_ref().map(|_| Step::Analysis { name: "step" })
+                    s.analysis.as_ref().map(|spec| {
+                        Step::Analysis(Box::new(Gate {
+                            run: format!("step-{}", index + 1),
+                            label: "step",
+                            spec: spec.clone(),
+                        }))
+                    })
                 }
             })
             .collect(),
@@ -43,6 +51,11 @@ pub(super) fn steps(canary: &CanaryStrategy) -> Steps {
         role: CandidateRole::Canary,
         steps,
         dynamic_stable_scale: canary.dynamic_stable_scale.unwrap_or(false),
+        background: canary.analysis.clone().map(|spec| Background {
+            spec,
+            from_index: canary.analysis_starting_step.map_or(0, |step| step - 1),
+        }),
+        post_promotion: canary.post_promotion_analysis.clone(),
     }
 }
 

@@ -10,5 +10,7 @@ pub(super) fn steps() -> Steps {
         role: CandidateRole::Canary,
         steps: Vec::new(),
         dynamic_stable_scale: false,
+        background: None,
+        post_promotion: None,
     }
 }

@@ -3,6 +3,7 @@
 
 use modeldeploy_api::v1alpha1::ShadowStrategy;
 
+use super::super::analysis::Gate;
 use super::super::steps::{PauseEnd, Step, Steps, TrafficStep, Waiting};
 use super::super::traffic::CandidateRole;
 use super::duration;
@@ -16,8 +17,21 @@ pub(super) fn steps(shadow: &ShadowStrategy) -> Steps {
         }),
         Step::pause(Some(duration(&shadow.duration))),
     ];
-    if shadow.analysis.is_some() || shadow.agreement.is_some() {
-        steps.push(Step::Analysis { name: "shadow" });
+    if let Some(spec) = &shadow.analysis {
+        steps.push(Step::Analysis(Box::new(Gate {
+            run: "shadow".to_owned(),
+            label: "shadow",
+            spec: spec.clone(),
+        })));
+    }
+    // Prediction agreement is measured by the model router, which is not released yet: the
+    // gate waits for a person rather than pass unmeasured.
+    if shadow.agreement.is_some() {
+        steps.push(Step::Pause {
+            duration: None,
+            end: PauseEnd::Continue,
+            waiting: Waiting::Measurement,
+        });
     }
     if shadow.auto_promotion == Some(false) {
         steps.push(Step::Pause {
@@ -31,5 +45,7 @@ pub(super) fn steps(shadow: &ShadowStrategy) -> Steps {
         role: CandidateRole::Canary,
         steps,
         dynamic_stable_scale: false,
+        background: None,
+        post_promotion: None,
     }
 }
