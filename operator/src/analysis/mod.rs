@@ -6,6 +6,8 @@
 //! [`MetricSource`] is the extension point; each provider is a module ([`prometheus`], [`web`]).
 
 mod prometheus;
+#[cfg(test)]
+mod tests;
 pub mod values;
 mod web;
 

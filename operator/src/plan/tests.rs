@@ -27,7 +27,7 @@ fn phase(world: &World) -> Option<Phase> {
     world.status.phase
 }
 
-fn gateway() -> TrafficSpec {
+pub(super) fn gateway() -> TrafficSpec {
     TrafficSpec {
         provider: TrafficProvider::GatewayApi,
         gateway_api: Some(GatewayApiTraffic {

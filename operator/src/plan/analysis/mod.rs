@@ -10,6 +10,8 @@
 mod condition;
 mod judge;
 pub mod template;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 use std::collections::BTreeMap;
