@@ -3,7 +3,8 @@
 
 use k8s_openapi::api::events::v1::Event;
 use modeldeploy_api::v1alpha1::{
-    ModelDeployment, ModelDeploymentStatus, PauseReason, PauseStatus, RolloutStage, RolloutStatus,
+    MeasurementPhase, ModelDeployment, ModelDeploymentStatus, PauseReason, PauseStatus,
+    RolloutStage, RolloutStatus,
 };
 
 use crate::columns::columns;
@@ -170,6 +171,51 @@ fn render_rollout(text: &mut Text, name: &str, rollout: &RolloutStatus, now: jif
     }
     if let Some(reason) = &rollout.abort_reason {
         text.field("Abort reason", reason);
+    }
+    render_analysis(text, rollout);
+}
+
+/// Each analysis with each metric's latest values, oldest first.
+fn render_analysis(text: &mut Text, rollout: &RolloutStatus) {
+    if rollout.analysis.is_empty() {
+        return;
+    }
+    text.heading("Analysis");
+    for run in &rollout.analysis {
+        text.line(format!("  {} {}", run.name, run.phase.as_str()));
+        for metric in &run.metrics {
+            let values: Vec<String> = metric
+                .measurements
+                .iter()
+                .map(|m| match (&m.value, m.phase) {
+                    (Some(value), MeasurementPhase::Successful) => value.clone(),
+                    (Some(value), phase) => format!("{value} ({})", phase.as_str()),
+                    (None, phase) => phase.as_str().to_owned(),
+                })
+                .collect();
+            let dry_run = if metric.dry_run { ", dry run" } else { "" };
+            text.line(format!(
+                "    {} {}{dry_run}: {} measured, {} failed, {} inconclusive, {} errors; latest {}",
+                metric.name,
+                metric.phase.as_str(),
+                metric.measured,
+                metric.failed,
+                metric.inconclusive,
+                metric.errors,
+                if values.is_empty() {
+                    "-".to_owned()
+                } else {
+                    values.join(", ")
+                }
+            ));
+            if let Some(message) = metric
+                .measurements
+                .last()
+                .and_then(|m| m.message.as_deref())
+            {
+                text.line(format!("      {message}"));
+            }
+        }
     }
 }
 
@@ -598,6 +644,47 @@ Events:
         assert!(!text.contains(CURRENT), "{text}");
         assert!(
             text.contains("Abort reason:  requested with kubectl modeldeploy abort\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn analysis_shows_each_metric_with_its_latest_values() {
+        use modeldeploy_api::v1alpha1::{
+            AnalysisPhase, AnalysisRunStatus, MeasurementStatus, MetricStatus,
+        };
+        let mut rollout = canary(1, RolloutStage::Aborting, None);
+        let measurement = |value: &str, phase| MeasurementStatus {
+            phase,
+            value: Some(value.into()),
+            measured_at: at(60),
+            message: (phase == MeasurementPhase::Failed)
+                .then(|| "successCondition `result < 0.05` does not hold".to_owned()),
+        };
+        rollout.analysis = vec![AnalysisRunStatus {
+            name: "background".into(),
+            phase: AnalysisPhase::Failed,
+            started_at: at(120),
+            message: None,
+            metrics: vec![MetricStatus {
+                name: "error-rate".into(),
+                phase: AnalysisPhase::Failed,
+                dry_run: false,
+                measured: 2,
+                successful: 1,
+                failed: 1,
+                inconclusive: 0,
+                errors: 0,
+                consecutive_errors: 0,
+                measurements: vec![
+                    measurement("0.01", MeasurementPhase::Successful),
+                    measurement("0.2", MeasurementPhase::Failed),
+                ],
+            }],
+        }];
+        let text = render(&rolling_out(rollout), &[], NOW);
+        assert!(
+            text.contains("  background Failed\n    error-rate Failed: 2 measured, 1 failed, 0 inconclusive, 0 errors; latest 0.01, 0.2 (Failed)\n      successCondition `result < 0.05` does not hold\n"),
             "{text}"
         );
     }
