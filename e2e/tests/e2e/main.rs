@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod analysis;
 mod gate;
 mod harness;
 mod history;

@@ -1,0 +1,198 @@
+//! Analysis with real traffic and the real Prometheus: demo model servers answer requests sent
+//! through the Gateway, Prometheus scrapes them, and the operator measures the candidate and
+//! promotes or rolls back by itself.
+
+use std::time::Duration;
+
+use k8s_openapi::api::events::v1::Event;
+use kube::Api;
+use modeldeploy_api::v1alpha1::{
+    AnalysisSpec, CanaryStep, CanaryStrategy, Duration as ApiDuration, Metric, MetricProvider,
+    ModelDeployment, PrometheusMetric, RolloutStage, StrategySpec,
+};
+use modeldeploy_e2e::Scenario;
+use modeldeploy_e2e::load::{LoadSpec, Stop};
+use modeldeploy_e2e::rollout::{reported_weight, until_status};
+use modeldeploy_e2e::traffic::{Gateway, demo_model, set_version, until_gateway_serves};
+
+use crate::strategies::{pause, weight};
+use crate::{apply_md, deploy, events_about};
+
+/// Requests answered with 5xx by `{{revision}}`, as a share of its requests; no data until it
+/// has answered any.
+const ERROR_RATE: &str = r#"(sum(rate(demo_model_inference_requests_total{namespace="{{namespace}}",modeldeploy_io_revision="{{revision}}",code=~"5.."}[{{interval}}])) or vector(0)) / sum(rate(demo_model_inference_requests_total{namespace="{{namespace}}",modeldeploy_io_revision="{{revision}}"}[{{interval}}]))"#;
+
+/// The candidate's 99th percentile latency, in seconds.
+const P99: &str = r#"histogram_quantile(0.99, sum by (le) (rate(demo_model_inference_duration_seconds_bucket{namespace="{{namespace}}",modeldeploy_io_revision="{{revision}}"}[{{interval}}])))"#;
+
+const INTERVAL: &str = "10s";
+
+fn metric(name: &str, query: &str, failure: &str, count: Option<i32>) -> Metric {
+    Metric {
+        name: name.into(),
+        interval: Some(ApiDuration(INTERVAL.into())),
+        count,
+        // The first window holds only requests of the new split.
+        initial_delay: Some(ApiDuration(INTERVAL.into())),
+        success_condition: None,
+        failure_condition: Some(failure.into()),
+        failure_limit: None,
+        // The candidate's first series may not be scraped yet.
+        inconclusive_limit: Some(2),
+        consecutive_error_limit: None,
+        no_data: None,
+        dry_run: None,
+        provider: MetricProvider {
+            prometheus: Some(PrometheusMetric {
+                address: None,
+                query: query.into(),
+                timeout: None,
+                bearer_token_secret_ref: None,
+            }),
+            web: None,
+        },
+    }
+}
+
+fn analysis(metrics: Vec<Metric>) -> AnalysisSpec {
+    AnalysisSpec {
+        metrics,
+        args: Vec::new(),
+        on_failure: None,
+    }
+}
+
+fn canary(steps: Vec<CanaryStep>, background: Metric) -> Option<StrategySpec> {
+    Some(StrategySpec {
+        canary: Some(CanaryStrategy {
+            steps,
+            analysis: Some(analysis(vec![background])),
+            ..CanaryStrategy::default()
+        }),
+        ..StrategySpec::default()
+    })
+}
+
+/// Serves version 1 of `iris` with `strategy`, then rolls out version 2 with the server
+/// settings `env`, under steady load until the returned handle is dropped.
+async fn rolling_out(
+    scenario: &Scenario,
+    strategy: Option<StrategySpec>,
+    env: &[(&str, &str)],
+) -> (Api<ModelDeployment>, String, tokio::task::JoinHandle<()>) {
+    let models: Api<ModelDeployment> = scenario.api();
+    let gateway = Gateway::local();
+    let host = format!("{}.models.local", scenario.ns.name);
+    let mut md = demo_model("iris", "1", 2, gateway.traffic(&host), strategy, &[]);
+    let old = deploy(&models, &md).await;
+    until_gateway_serves(&scenario.cluster.client, &scenario.ns.name, "iris").await;
+    let load = tokio::spawn(async move {
+        let _ = modeldeploy_e2e::load::run(LoadSpec {
+            stop: Stop::After(Duration::from_secs(240)),
+            ..gateway.load(&host, 100.0, 0)
+        })
+        .await;
+    });
+    set_version(&mut md, "2", env);
+    apply_md(&models, &md).await;
+    (models, old, load)
+}
+
+#[tokio::test]
+async fn a_healthy_canary_promotes_by_itself_through_background_and_step_analysis() {
+    let scenario = Scenario::start("analysis-healthy", false).await;
+    let gate = CanaryStep {
+        analysis: Some(analysis(vec![metric(
+            "error-rate",
+            ERROR_RATE,
+            "result > 0.05",
+            Some(2),
+        )])),
+        ..CanaryStep::default()
+    };
+    let strategy = canary(
+        vec![weight(50), gate],
+        metric("background-error-rate", ERROR_RATE, "result > 0.05", None),
+    );
+    let (models, old, load) = rolling_out(&scenario, strategy, &[]).await;
+    let status = until_status(
+        &models,
+        "iris",
+        Duration::from_secs(180),
+        "the candidate is promoted by its analysis",
+        |s| s.stable_revision.as_deref().is_some_and(|r| r != old) && s.rollout.is_none(),
+    )
+    .await;
+    load.abort();
+    assert_eq!(status.traffic.len(), 1, "{status:?}");
+    let events: Api<Event> = scenario.api();
+    let reasons: Vec<String> = events_about(&events, "iris")
+        .await
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r == "AnalysisSuccessful"),
+        "{reasons:?}"
+    );
+    scenario.finish().await;
+}
+
+/// Rolls out a candidate with `env` under a background analysis of `failing`, and checks it is
+/// rolled back: the abort names the metric, and traffic is all on stable when the rollout
+/// reports itself aborted.
+async fn rolled_back(prefix: &str, env: &[(&str, &str)], failing: Metric) {
+    let scenario = Scenario::start(prefix, false).await;
+    let name = failing.name.clone();
+    let strategy = canary(vec![weight(50), pause(None)], failing);
+    let (models, old, load) = rolling_out(&scenario, strategy, env).await;
+    let status = until_status(
+        &models,
+        "iris",
+        Duration::from_secs(180),
+        "the failing candidate is rolled back",
+        |s| {
+            s.rollout
+                .as_ref()
+                .is_some_and(|r| r.stage == RolloutStage::Aborted)
+        },
+    )
+    .await;
+    load.abort();
+    let rollout = status.rollout.as_ref().unwrap();
+    let reason = rollout.abort_reason.as_deref().unwrap_or_default();
+    assert!(reason.contains(&format!("{name} Failed")), "{reason}");
+    assert_eq!(reported_weight(&status, &old), 100, "{status:?}");
+    assert_eq!(reported_weight(&status, &rollout.revision), 0, "{status:?}");
+    let background = rollout
+        .analysis
+        .iter()
+        .find(|a| a.name == "background")
+        .unwrap();
+    let failed = background.metrics[0].failed;
+    assert_eq!(
+        failed, 1,
+        "rolled back at the first failed measurement: {background:?}"
+    );
+    scenario.finish().await;
+}
+
+#[tokio::test]
+async fn a_canary_failing_a_fifth_of_its_requests_is_rolled_back() {
+    rolled_back(
+        "analysis-errors",
+        &[("ERROR_RATE", "0.2")],
+        metric("error-rate", ERROR_RATE, "result > 0.05", None),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_canary_whose_latency_breaches_its_p99_is_rolled_back() {
+    rolled_back(
+        "analysis-latency",
+        &[("LATENCY_MS", "300")],
+        metric("p99-latency", P99, "result > 0.2", None),
+    )
+    .await;
+}
