@@ -34,8 +34,8 @@ pub use status::{
     TrafficTarget, UndoStatus,
 };
 pub use strategy::{
-    AbDecision, AbTestStrategy, BlueGreenStrategy, CanaryStep, CanaryStrategy, DecisionGoal,
-    HeaderMatch, HeaderMatchType, LinearShift, PauseStep, PredictionAgreement, RouteMatch,
-    ShadowStrategy, Stickiness, StrategyKind, StrategySpec,
+    AbTestStrategy, BlueGreenStrategy, CanaryStep, CanaryStrategy, HeaderMatch, HeaderMatchType,
+    LinearShift, PauseStep, PredictionAgreement, RouteMatch, ShadowStrategy, Stickiness,
+    StrategyKind, StrategySpec,
 };
 pub use traffic::{GatewayApiTraffic, IstioTraffic, ParentReference, TrafficProvider, TrafficSpec};

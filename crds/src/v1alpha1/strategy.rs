@@ -230,15 +230,10 @@ pub struct AbTestStrategy {
     pub matches: Vec<RouteMatch>,
     /// Longest the test may run before it ends without a winner.
     pub max_duration: Duration,
-    /// How the winner is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<AbDecision>,
-    /// Guard-rail checks that end the test early when they fail.
+    /// Guard-rail checks measured for the whole test: failing one rolls back at once, and an
+    /// inconclusive one holds the test for a person.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisSpec>,
-    /// Promote a winning new revision without a person. Default true.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_promotion: Option<bool>,
 }
 
 /// What identifies a user. Set exactly one field.
@@ -281,30 +276,4 @@ pub enum HeaderMatchType {
     #[default]
     Exact,
     RegularExpression,
-}
-
-/// The metric an A/B test optimises and how sure it must be.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AbDecision {
-    /// Name of a metric in `analysis.metrics` that gives each variant's outcome.
-    #[schemars(length(min = 1, max = 63))]
-    pub metric: String,
-    /// Whether a higher or a lower value wins.
-    pub goal: DecisionGoal,
-    /// Chance of declaring a winner when there is none, as a decimal such as `0.05`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self.matches('^0?\\\\.[0-9]+$') && double(self) > 0.0 && double(self) < 0.5").message("abTest.decision.alpha must be a decimal above 0 and below 0.5, such as 0.05"))]
-    pub alpha: Option<String>,
-    /// Fewest samples per variant before any decision.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
-    pub min_samples: Option<i32>,
-}
-
-/// Direction in which a metric improves.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum DecisionGoal {
-    Maximize,
-    Minimize,
 }

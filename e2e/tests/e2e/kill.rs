@@ -504,9 +504,7 @@ fn ab_test(max_duration: &str) -> Option<StrategySpec> {
                 }],
             }],
             max_duration: Duration(max_duration.into()),
-            decision: None,
             analysis: None,
-            auto_promotion: None,
         }),
         ..StrategySpec::default()
     })

@@ -473,9 +473,7 @@ async fn ab_test_over_istio_routes_testers_then_leaves_no_header_rule_behind() {
                 }],
             }],
             max_duration: Duration("2h".into()),
-            decision: None,
             analysis: None,
-            auto_promotion: None,
         }),
         ..StrategySpec::default()
     });
@@ -751,9 +749,7 @@ pub fn ab_testers(weight: i32) -> Option<StrategySpec> {
                 }],
             }],
             max_duration: Duration("2h".into()),
-            decision: None,
             analysis: None,
-            auto_promotion: None,
         }),
         ..StrategySpec::default()
     })

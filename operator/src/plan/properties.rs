@@ -131,9 +131,7 @@ fn a_spec() -> impl Strategy<Value = ModelDeploymentSpec> {
                     }],
                 }],
                 max_duration: ApiDuration("20m".into()),
-                decision: None,
                 analysis: None,
-                auto_promotion: None,
             }),
             ..StrategySpec::default()
         })),

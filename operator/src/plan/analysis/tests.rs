@@ -431,3 +431,29 @@ fn a_shadow_with_agreement_waits_for_a_person_instead_of_promoting_unmeasured() 
     assert_eq!(pause_reason(&world), Some(PauseReason::AwaitingMeasurement));
     assert_eq!(world.status.stable_revision.as_deref(), Some(old.as_str()));
 }
+
+#[test]
+fn an_ab_test_whose_guard_rail_fails_is_rolled_back_before_max_duration() {
+    let mut guard = metric("error-rate", "result < 0.05");
+    guard.count = None;
+    let mut s = spec("1.0.0");
+    s.traffic = crate::plan::tests::gateway();
+    s.strategy = Some(StrategySpec {
+        ab_test: Some(modeldeploy_api::v1alpha1::AbTestStrategy {
+            weight: Some(20),
+            stickiness: None,
+            matches: Vec::new(),
+            max_duration: ApiDuration("72h".into()),
+            analysis: Some(analysis(vec![guard])),
+        }),
+        ..StrategySpec::default()
+    });
+    let (mut world, old, new) = rolling_out(s, |_| scalar(0.3));
+    world.settle(20);
+    assert_eq!(world.weight_of(&old), 100);
+    assert_eq!(world.weight_of(&new), 0);
+    assert_eq!(
+        world.status.rollout.as_ref().map(|r| r.stage),
+        Some(RolloutStage::Aborted)
+    );
+}

@@ -1,7 +1,7 @@
 //! A/B test: matching requests always reach the new revision, the rest are split by `weight`,
 //! optionally sticky per user. A person ends the test (promote or abort); at `maxDuration` the
-//! test ends without a winner and the stable revision stays. The statistical decision arrives
-//! with analysis, through the same gate.
+//! test ends without a winner and the stable revision stays. Guard-rail analysis runs for the
+//! whole test; the statistical decision is not measured yet.
 
 use modeldeploy_api::v1alpha1::AbTestStrategy;
 
