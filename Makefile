@@ -3,8 +3,8 @@
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 CARGO ?= cargo
-CRD := modeldeploy.io_modeldeployments.yaml
-CRD_COPIES := crds/$(CRD) charts/modeldeploy/crds/$(CRD) config/crd/bases/$(CRD)
+CRD_PLURALS := modeldeployments modelanalysistemplates clustermodelanalysistemplates
+CRD_DIRS := crds charts/modeldeploy/crds config/crd/bases
 REFERENCE := docs/api-reference.md
 
 .PHONY: help demo test bench fmt-check clippy check-generated generate unit e2e controlplane build
@@ -29,19 +29,24 @@ clippy: ## Lints, warnings denied
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 generate: ## Regenerate the CRD YAML (and its chart and kustomize copies) and the API reference
-	$(CARGO) run --quiet --locked -p modeldeploy-api --bin crdgen > crds/$(CRD).tmp
-	mv crds/$(CRD).tmp crds/$(CRD)
-	cp crds/$(CRD) charts/modeldeploy/crds/$(CRD)
-	cp crds/$(CRD) config/crd/bases/$(CRD)
+	for plural in $(CRD_PLURALS); do \
+	  $(CARGO) run --quiet --locked -p modeldeploy-api --bin crdgen -- crd $$plural > crds/modeldeploy.io_$$plural.yaml.tmp; \
+	  mv crds/modeldeploy.io_$$plural.yaml.tmp crds/modeldeploy.io_$$plural.yaml; \
+	  cp crds/modeldeploy.io_$$plural.yaml charts/modeldeploy/crds/; \
+	  cp crds/modeldeploy.io_$$plural.yaml config/crd/bases/; \
+	done
 	$(CARGO) run --quiet --locked -p modeldeploy-api --bin crdgen -- --reference > $(REFERENCE)
 
 check-generated: ## Fail when a committed generated file differs from what the Rust types generate
 	@fresh=$$(mktemp -d); trap 'rm -rf "$$fresh"' EXIT; \
-	$(CARGO) run --quiet --locked -p modeldeploy-api --bin crdgen > "$$fresh/crd"; \
 	$(CARGO) run --quiet --locked -p modeldeploy-api --bin crdgen -- --reference > "$$fresh/reference"; \
 	stale=0; \
-	for copy in $(CRD_COPIES); do \
-	  diff -u "$$copy" "$$fresh/crd" > "$$fresh/diff" || { head -40 "$$fresh/diff"; echo "$$copy is stale" >&2; stale=1; }; \
+	for plural in $(CRD_PLURALS); do \
+	  $(CARGO) run --quiet --locked -p modeldeploy-api --bin crdgen -- crd $$plural > "$$fresh/crd"; \
+	  for dir in $(CRD_DIRS); do \
+	    copy=$$dir/modeldeploy.io_$$plural.yaml; \
+	    diff -u "$$copy" "$$fresh/crd" > "$$fresh/diff" || { head -40 "$$fresh/diff"; echo "$$copy is stale" >&2; stale=1; }; \
+	  done; \
 	done; \
 	diff -u $(REFERENCE) "$$fresh/reference" > "$$fresh/diff" || { head -40 "$$fresh/diff"; echo "$(REFERENCE) is stale" >&2; stale=1; }; \
 	[ $$stale -eq 0 ] || { echo "run 'make generate' and commit the result" >&2; exit 1; }; \

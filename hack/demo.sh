@@ -45,8 +45,10 @@ e2e/controlplane/up.sh --owner $$ "$RUN"
 # shellcheck source=/dev/null
 . "$RUN/env"
 
-say "Installing the ModelDeployment CRD"
-kubectl apply --server-side -f crds/modeldeploy.io_modeldeployments.yaml
+say "Installing the CRDs"
+kubectl apply --server-side -f crds/modeldeploy.io_modeldeployments.yaml \
+  -f crds/modeldeploy.io_modelanalysistemplates.yaml \
+  -f crds/modeldeploy.io_clustermodelanalysistemplates.yaml
 # `kubectl wait` fails at once on a CRD whose status is not written yet, so poll instead.
 established() {
   [ "$(kubectl get crd modeldeployments.modeldeploy.io \

@@ -45,13 +45,24 @@ impl Cluster {
     }
 
     async fn install_crd(&self) {
-        let text = std::fs::read_to_string(repo_path("crds/modeldeploy.io_modeldeployments.yaml"))
-            .unwrap();
+        for plural in [
+            "modeldeployments",
+            "modelanalysistemplates",
+            "clustermodelanalysistemplates",
+        ] {
+            self.install_one_crd(plural).await;
+        }
+    }
+
+    async fn install_one_crd(&self, plural: &str) {
+        let text =
+            std::fs::read_to_string(repo_path(&format!("crds/modeldeploy.io_{plural}.yaml")))
+                .unwrap();
         let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
         let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
-        let name = "modeldeployments.modeldeploy.io";
+        let name = format!("{plural}.modeldeploy.io");
         api.patch(
-            name,
+            &name,
             &PatchParams::apply("modeldeploy-e2e").force(),
             &Patch::Apply(&crd),
         )
@@ -59,7 +70,7 @@ impl Cluster {
         .expect("the generated CRD is accepted by the API server");
         crate::until_object(
             &api,
-            name,
+            &name,
             Duration::from_secs(30),
             "the CRD is established",
             |crd| {

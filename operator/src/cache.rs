@@ -11,6 +11,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
+use modeldeploy_api::v1alpha1::{ClusterModelAnalysisTemplate, ModelAnalysisTemplate};
+
 use crate::labels::{self, controlled_by};
 use crate::traffic::{Gateway, GatewayClass, HTTPRoute, VirtualService};
 
@@ -28,6 +30,9 @@ pub struct Caches {
     /// Gateway API is not served or they may not be read.
     pub gateways: Option<Store<Gateway>>,
     pub gateway_classes: Option<Store<GatewayClass>>,
+    /// The analysis templates, when they may be read.
+    pub analysis_templates: Option<Store<ModelAnalysisTemplate>>,
+    pub cluster_analysis_templates: Option<Store<ClusterModelAnalysisTemplate>>,
     /// True once every cache holds a first full listing.
     ready: tokio::sync::watch::Receiver<bool>,
 }
@@ -139,6 +144,8 @@ pub struct Stores {
     pub virtual_services: Option<Store<VirtualService>>,
     pub gateways: Option<Store<Gateway>>,
     pub gateway_classes: Option<Store<GatewayClass>>,
+    pub analysis_templates: Option<Store<ModelAnalysisTemplate>>,
+    pub cluster_analysis_templates: Option<Store<ClusterModelAnalysisTemplate>>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -170,6 +177,12 @@ impl Caches {
             if let Some(store) = waiting.gateway_classes {
                 let _ = store.wait_until_ready().await;
             }
+            if let Some(store) = waiting.analysis_templates {
+                let _ = store.wait_until_ready().await;
+            }
+            if let Some(store) = waiting.cluster_analysis_templates {
+                let _ = store.wait_until_ready().await;
+            }
             let _ = tell.send(true);
         });
         Caches {
@@ -181,6 +194,8 @@ impl Caches {
             virtual_services: stores.virtual_services,
             gateways: stores.gateways,
             gateway_classes: stores.gateway_classes,
+            analysis_templates: stores.analysis_templates,
+            cluster_analysis_templates: stores.cluster_analysis_templates,
             ready,
         }
     }

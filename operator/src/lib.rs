@@ -165,7 +165,7 @@ async fn run(
     let server = tokio::spawn(http::serve(listener, metrics.clone(), async move {
         let _ = server_shutdown.wait_for(|stop| *stop).await;
     }));
-    let routes = controller::RouteApis::discover(&client, settings.namespace.as_deref()).await;
+    let routes = controller::OptionalApis::discover(&client, settings.namespace.as_deref()).await;
     let http = registry::HttpClient::new(analysis::MAX_TIMEOUT)
         .map_err(|e| RunError::Analysis(e.to_string()))?;
     let ctx = Arc::new(Context::new(

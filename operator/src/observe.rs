@@ -14,7 +14,7 @@ use crate::labels::{self, controlled_by};
 use crate::plan::{Observed, ObservedRevision};
 use crate::pod_health;
 use crate::traffic::{self, Gateway, GatewayFeatures, HTTPRoute, LiveRouting, VirtualService};
-use modeldeploy_api::v1alpha1::{HistoryEntry, ModelDeploymentSpec};
+use modeldeploy_api::v1alpha1::{AnalysisTemplateRef, HistoryEntry, ModelDeploymentSpec};
 
 /// The APIs of one ModelDeployment's children.
 #[derive(Debug)]
@@ -131,6 +131,43 @@ pub fn children(caches: &Caches, namespace: &str, name: &str, owner_uid: &str) -
             http_route: route(caches.http_routes.as_ref()),
             virtual_service,
         },
+    }
+}
+
+/// The analysis templates in the watch caches, as seen from one namespace.
+#[derive(Clone, Copy, Debug)]
+pub struct Templates<'a> {
+    pub caches: &'a Caches,
+    pub namespace: &'a str,
+}
+
+impl crate::plan::analysis::templates::TemplateSource for Templates<'_> {
+    fn template(
+        &self,
+        reference: &AnalysisTemplateRef,
+    ) -> Option<crate::plan::analysis::templates::TemplateBody> {
+        use crate::plan::analysis::templates::TemplateBody;
+        if reference.cluster_scope {
+            let found = self
+                .caches
+                .cluster_analysis_templates
+                .as_ref()?
+                .get(&ObjectRef::new(&reference.name))?;
+            Some(TemplateBody {
+                metrics: found.spec.metrics.clone(),
+                args: found.spec.args.clone(),
+            })
+        } else {
+            let found = self
+                .caches
+                .analysis_templates
+                .as_ref()?
+                .get(&ObjectRef::new(&reference.name).within(self.namespace))?;
+            Some(TemplateBody {
+                metrics: found.spec.metrics.clone(),
+                args: found.spec.args.clone(),
+            })
+        }
     }
 }
 

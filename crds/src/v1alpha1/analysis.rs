@@ -13,11 +13,23 @@ use super::Duration;
 /// refused before traffic moves.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("(has(self.metrics) && size(self.metrics) > 0) || (has(self.templates) && size(self.templates) > 0)")
+    .message("an analysis needs metrics, or templates that hold them"))]
 pub struct AnalysisSpec {
     /// The metrics, each measured `count` times, `interval` apart.
-    #[schemars(length(min = 1, max = 32), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub metrics: Vec<Metric>,
-    /// Values for `{{args.<name>}}` in queries and URLs.
+    /// `ModelAnalysisTemplate`s (or, with `clusterScope: true`,
+    /// `ClusterModelAnalysisTemplate`s) whose metrics join `metrics`. A template that is missing,
+    /// a metric name used twice, or a template argument left without a value stalls the rollout
+    /// before traffic moves. Templates are read at each measurement, so an edit applies from
+    /// the next one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub templates: Vec<AnalysisTemplateRef>,
+    /// Values for `{{args.<name>}}` in queries and URLs, the templates' arguments included; a
+    /// value here replaces a template's default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub args: Vec<AnalysisArg>,
@@ -36,6 +48,19 @@ pub enum FailurePolicy {
     Rollback,
     /// Hold the rollout where it is until a person promotes, resumes or aborts it.
     Pause,
+}
+
+/// A reference to an analysis template.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisTemplateRef {
+    /// The template's name: a `ModelAnalysisTemplate` in the ModelDeployment's namespace, or a
+    /// `ClusterModelAnalysisTemplate` with `clusterScope: true`.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Refer to a `ClusterModelAnalysisTemplate`. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cluster_scope: bool,
 }
 
 /// A value for `{{args.<name>}}`. Set exactly one of `value` or `valueFrom`.

@@ -1,4 +1,5 @@
-//! The `modeldeploy.io/v1alpha1` API: the `ModelDeployment` resource.
+//! The `modeldeploy.io/v1alpha1` API: the `ModelDeployment` resource and the analysis templates
+//! its analyses can name.
 //!
 //! The whole spec is designed up front so that users see one coherent API; parts that later
 //! releases implement (rollout strategies beyond replace, analysis, the model router) are
@@ -6,6 +7,7 @@
 
 mod analysis;
 mod analysis_status;
+mod analysis_template;
 mod duration;
 mod model;
 mod request;
@@ -16,12 +18,16 @@ mod strategy;
 mod traffic;
 
 pub use analysis::{
-    AnalysisArg, AnalysisSpec, FailurePolicy, KeyReference, Metric, MetricProvider, NoDataPolicy,
-    PrometheusMetric, ValueSource, WebMetric, WebMetricHeader,
+    AnalysisArg, AnalysisSpec, AnalysisTemplateRef, FailurePolicy, KeyReference, Metric,
+    MetricProvider, NoDataPolicy, PrometheusMetric, ValueSource, WebMetric, WebMetricHeader,
 };
 pub use analysis_status::{
     AnalysisPhase, AnalysisRunStatus, MEASUREMENTS_KEPT, MeasurementPhase, MeasurementStatus,
     MetricStatus,
+};
+pub use analysis_template::{
+    ClusterModelAnalysisTemplate, ClusterModelAnalysisTemplateSpec, ModelAnalysisTemplate,
+    ModelAnalysisTemplateSpec, TemplateArg,
 };
 pub use duration::{Duration, DurationError};
 pub use model::{ModelSpec, RegistryKind, RegistryReference, StorageCredentials};

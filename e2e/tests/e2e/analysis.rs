@@ -7,8 +7,9 @@ use std::time::Duration;
 use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use modeldeploy_api::v1alpha1::{
-    AnalysisSpec, CanaryStep, CanaryStrategy, Duration as ApiDuration, Metric, MetricProvider,
-    ModelDeployment, PrometheusMetric, RolloutStage, StrategySpec,
+    AnalysisSpec, AnalysisTemplateRef, CanaryStep, CanaryStrategy, Duration as ApiDuration, Metric,
+    MetricProvider, ModelAnalysisTemplate, ModelAnalysisTemplateSpec, ModelDeployment,
+    PrometheusMetric, RolloutStage, StrategySpec,
 };
 use modeldeploy_e2e::Scenario;
 use modeldeploy_e2e::load::{LoadSpec, Stop};
@@ -57,8 +58,7 @@ fn metric(name: &str, query: &str, failure: &str, count: Option<i32>) -> Metric 
 fn analysis(metrics: Vec<Metric>) -> AnalysisSpec {
     AnalysisSpec {
         metrics,
-        args: Vec::new(),
-        on_failure: None,
+        ..AnalysisSpec::default()
     }
 }
 
@@ -101,13 +101,27 @@ async fn rolling_out(
 #[tokio::test]
 async fn a_healthy_canary_promotes_by_itself_through_background_and_step_analysis() {
     let scenario = Scenario::start("analysis-healthy", false).await;
+    // The step's metric comes from a template in the namespace.
+    let templates: Api<ModelAnalysisTemplate> = scenario.api();
+    let template = ModelAnalysisTemplate::new(
+        "error-rate",
+        ModelAnalysisTemplateSpec {
+            metrics: vec![metric("error-rate", ERROR_RATE, "result > 0.05", Some(2))],
+            args: Vec::new(),
+        },
+    );
+    templates
+        .create(&kube::api::PostParams::default(), &template)
+        .await
+        .unwrap();
     let gate = CanaryStep {
-        analysis: Some(analysis(vec![metric(
-            "error-rate",
-            ERROR_RATE,
-            "result > 0.05",
-            Some(2),
-        )])),
+        analysis: Some(AnalysisSpec {
+            templates: vec![AnalysisTemplateRef {
+                name: "error-rate".into(),
+                cluster_scope: false,
+            }],
+            ..AnalysisSpec::default()
+        }),
         ..CanaryStep::default()
     };
     let strategy = canary(
@@ -126,14 +140,13 @@ async fn a_healthy_canary_promotes_by_itself_through_background_and_step_analysi
     load.abort();
     assert_eq!(status.traffic.len(), 1, "{status:?}");
     let events: Api<Event> = scenario.api();
-    let reasons: Vec<String> = events_about(&events, "iris")
-        .await
-        .into_iter()
-        .map(|e| e.0)
-        .collect();
+    let events = events_about(&events, "iris").await;
     assert!(
-        reasons.iter().any(|r| r == "AnalysisSuccessful"),
-        "{reasons:?}"
+        events
+            .iter()
+            .any(|(reason, note)| reason == "AnalysisSuccessful"
+                && note.contains("analysis step-2 ")),
+        "the template's metric passed the step: {events:?}"
     );
     scenario.finish().await;
 }

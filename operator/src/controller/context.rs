@@ -9,7 +9,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use modeldeploy_api::v1alpha1::{ModelDeployment, ModelDeploymentStatus};
 
-use super::RouteApis;
+use super::OptionalApis;
 use crate::cache::Caches;
 use crate::labels::FIELD_MANAGER;
 use crate::metrics::Metrics;
@@ -24,7 +24,7 @@ pub struct Context {
     /// The clock; whole seconds, as the API stores times.
     pub now: fn() -> Timestamp,
     /// Which routing APIs the cluster serves.
-    pub routes: RouteApis,
+    pub routes: OptionalApis,
     /// This replica's name in the events it publishes.
     pub identity: String,
     /// The runtime presets in force.
@@ -94,7 +94,7 @@ impl Context {
         client: kube::Client,
         metrics: Arc<Metrics>,
         identity: &str,
-        routes: RouteApis,
+        routes: OptionalApis,
         presets: crate::preset::Presets,
         measurer: crate::analysis::Measurer,
     ) -> Self {

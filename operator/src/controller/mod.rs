@@ -3,14 +3,14 @@
 
 mod carry_out;
 mod context;
+mod optional_apis;
 mod report;
 mod resolve;
-mod route_apis;
 
 use carry_out::{Scope, carry_out};
 pub use context::Context;
+pub use optional_apis::OptionalApis;
 use report::{publish, write_status};
-pub use route_apis::RouteApis;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,7 +25,10 @@ use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
-use modeldeploy_api::v1alpha1::{ModelDeployment, ModelDeploymentStatus, RolloutRequest};
+use modeldeploy_api::v1alpha1::{
+    ClusterModelAnalysisTemplate, ModelAnalysisTemplate, ModelDeployment, ModelDeploymentStatus,
+    RolloutRequest,
+};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::cache::{self, Caches, Stores};
@@ -99,6 +102,26 @@ pub async fn run(
         gateway_classes = Some(store);
         controller = controller.watches_stream(events, |_| std::iter::empty());
     }
+    // A template's change wakes the ModelDeployments whose analyses name it.
+    let (mut analysis_templates, mut cluster_analysis_templates) = (None, None);
+    let owners = controller.store();
+    if ctx.routes.analysis_templates {
+        let (store, events) = cache::watched(scoped::<ModelAnalysisTemplate>(&client, ns));
+        analysis_templates = Some(store);
+        let owners = owners.clone();
+        controller = controller.watches_stream(events, move |template| {
+            let namespace = template.namespace();
+            referring(&owners, &template.name_any(), false, namespace.as_deref())
+        });
+    }
+    if ctx.routes.cluster_analysis_templates {
+        let (store, events) =
+            cache::watched(Api::<ClusterModelAnalysisTemplate>::all(client.clone()));
+        cluster_analysis_templates = Some(store);
+        controller = controller.watches_stream(events, move |template| {
+            referring(&owners, &template.name_any(), true, None)
+        });
+    }
     ctx.set_caches(Some(Caches::new(Stores {
         deployments,
         pods,
@@ -108,6 +131,8 @@ pub async fn run(
         virtual_services,
         gateways,
         gateway_classes,
+        analysis_templates,
+        cluster_analysis_templates,
     })));
     controller
         .with_config(ControllerConfig::default().concurrency(concurrency))
@@ -121,6 +146,28 @@ pub async fn run(
         .await;
     ctx.set_caches(None);
     info!("the ModelDeployment controller stopped");
+}
+
+/// The ModelDeployments (in `namespace`, when given) whose analyses name the template.
+fn referring(
+    owners: &kube::runtime::reflector::Store<ModelDeployment>,
+    template: &str,
+    cluster_scope: bool,
+    namespace: Option<&str>,
+) -> Vec<ObjectRef<ModelDeployment>> {
+    owners
+        .state()
+        .iter()
+        .filter(|md| namespace.is_none() || md.namespace().as_deref() == namespace)
+        .filter(|md| {
+            plan::analysis::location::Location::all(&md.spec)
+                .into_iter()
+                .filter_map(|location| location.get(&md.spec))
+                .flat_map(|analysis| &analysis.templates)
+                .any(|r| r.name == template && r.cluster_scope == cluster_scope)
+        })
+        .map(|md| ObjectRef::from_obj(md.as_ref()))
+        .collect()
 }
 
 fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
@@ -272,6 +319,15 @@ async fn advance(
         Some(pinned) => pin::applied(&md.spec, pinned),
         None => md.spec.clone(),
     };
+    let templates = observe::Templates {
+        caches,
+        namespace: &scope.owner.namespace,
+    };
+    let (resolved, template_problem) =
+        match plan::analysis::templates::inline(&resolved, &templates) {
+            Ok(inlined) => (inlined.unwrap_or(resolved), None),
+            Err(problem) => (resolved, Some(problem)),
+        };
     let effective = ModelDeployment {
         spec: preset::effective(&resolved, &ctx.presets),
         ..md.clone()
@@ -307,6 +363,7 @@ async fn advance(
         request: request.as_ref(),
         registry: registry.as_ref(),
         measurements: &[],
+        template_problem: template_problem.as_deref(),
         now,
     };
     let measurements = measure(ctx, &scope.owner.namespace, &plan::due(&input), now).await;

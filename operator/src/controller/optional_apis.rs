@@ -1,7 +1,10 @@
-//! Which routing APIs the cluster serves.
+//! Which optional APIs the cluster serves and this operator may read: routing APIs, and the
+//! analysis template kinds.
 
 use kube::{Api, Resource};
 use tracing::info;
+
+use modeldeploy_api::v1alpha1::{ClusterModelAnalysisTemplate, ModelAnalysisTemplate};
 
 use crate::traffic::{Gateway, GatewayClass, HTTPRoute, VirtualService};
 
@@ -27,17 +30,21 @@ where
 
 /// Which optional APIs the cluster serves; their objects are written and watched only then.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RouteApis {
+pub struct OptionalApis {
     pub gateway_api: bool,
     pub istio: bool,
     /// Gateways and GatewayClasses may be read cluster-wide, to learn what a route's
     /// Gateways support.
     pub gateway_features: bool,
+    /// ModelAnalysisTemplates may be read in the watched namespaces.
+    pub analysis_templates: bool,
+    /// ClusterModelAnalysisTemplates may be read (not with a namespaced Role).
+    pub cluster_analysis_templates: bool,
 }
 
-impl RouteApis {
-    /// Asks the API server whether the Gateway API HTTPRoute and the Istio VirtualService exist.
-    pub async fn discover(client: &kube::Client, namespace: Option<&str>) -> RouteApis {
+impl OptionalApis {
+    /// Asks the API server which of the optional APIs it serves and lets this operator list.
+    pub async fn discover(client: &kube::Client, namespace: Option<&str>) -> OptionalApis {
         fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
         where
             K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
@@ -49,12 +56,17 @@ impl RouteApis {
             }
         }
         let gateway_api = readable(scoped::<HTTPRoute>(client, namespace)).await;
-        RouteApis {
+        OptionalApis {
             gateway_api,
             istio: readable(scoped::<VirtualService>(client, namespace)).await,
             gateway_features: gateway_api
                 && readable(Api::<Gateway>::all(client.clone())).await
                 && readable(Api::<GatewayClass>::all(client.clone())).await,
+            analysis_templates: readable(scoped::<ModelAnalysisTemplate>(client, namespace)).await,
+            cluster_analysis_templates: readable(Api::<ClusterModelAnalysisTemplate>::all(
+                client.clone(),
+            ))
+            .await,
         }
     }
 }

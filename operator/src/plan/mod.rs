@@ -103,6 +103,9 @@ pub struct Input<'a> {
     pub registry: Option<&'a modeldeploy_api::v1alpha1::RegistryStatus>,
     /// Measurements taken for this plan, of the metrics [`due`] named.
     pub measurements: &'a [analysis::Measured],
+    /// Why the analysis templates the spec names could not be inlined into it
+    /// ([`analysis::templates::inline`]); the spec is planned with them inlined otherwise.
+    pub template_problem: Option<&'a str>,
     pub now: Timestamp,
 }
 
@@ -293,7 +296,10 @@ fn invalid_analysis(input: &Input<'_>) -> Option<String> {
     if stable.is_empty() || stable == input.revision {
         return None;
     }
-    analysis::problems(input.spec)
+    match input.template_problem {
+        Some(problem) => Some(problem.to_owned()),
+        None => analysis::problems(input.spec),
+    }
 }
 
 /// The metrics due for a measurement before planning at `input.now`: those of the analyses that

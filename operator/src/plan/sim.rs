@@ -8,9 +8,10 @@ use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 use modeldeploy_api::v1alpha1::{
-    ModelDeploymentSpec, ModelDeploymentStatus, RequestAction, RolloutRequest,
+    AnalysisTemplateRef, ModelDeploymentSpec, ModelDeploymentStatus, RequestAction, RolloutRequest,
 };
 
+use super::analysis::templates::{self, TemplateBody, TemplateSource};
 use super::analysis::{Due, Measured, MeasuredValue};
 use super::{Input, Observed, ObservedRevision, Plan, plan};
 use crate::revision::revision_of;
@@ -39,6 +40,17 @@ pub(super) struct World {
     measurements: Vec<Measured>,
     /// Every measurement taken so far, as (analysis, metric, second).
     pub measured: Vec<(String, String, i64)>,
+    /// The analysis templates in the cluster.
+    pub templates: Vec<(AnalysisTemplateRef, TemplateBody)>,
+}
+
+impl TemplateSource for World {
+    fn template(&self, reference: &AnalysisTemplateRef) -> Option<TemplateBody> {
+        self.templates
+            .iter()
+            .find(|(r, _)| r == reference)
+            .map(|(_, body)| body.clone())
+    }
 }
 
 impl World {
@@ -55,6 +67,7 @@ impl World {
             measure: None,
             measurements: Vec::new(),
             measured: Vec::new(),
+            templates: Vec::new(),
         }
     }
 
@@ -62,13 +75,22 @@ impl World {
         revision_of(&self.spec)
     }
 
+    /// The spec with its templates inlined, as the controller plans it.
+    fn inlined(&self) -> (ModelDeploymentSpec, Option<String>) {
+        match templates::inline(&self.spec, self) {
+            Ok(inlined) => (inlined.unwrap_or_else(|| self.spec.clone()), None),
+            Err(problem) => (self.spec.clone(), Some(problem)),
+        }
+    }
+
     /// Plans from the current state without carrying anything out.
     pub fn plan(&self) -> Plan {
         let revision = self.revision();
+        let (spec, template_problem) = self.inlined();
         plan(Input {
             name: "iris",
             namespace: "ml",
-            spec: &self.spec,
+            spec: &spec,
             generation: Some(1),
             status: &self.status,
             revision: &revision,
@@ -77,6 +99,7 @@ impl World {
             request: self.request.as_ref(),
             registry: None,
             measurements: &self.measurements,
+            template_problem: template_problem.as_deref(),
             now: at(self.now),
         })
     }
@@ -84,10 +107,11 @@ impl World {
     /// Takes the measurements that are due, as the controller does before it plans.
     fn measure_due(&mut self) {
         let revision = self.revision();
+        let (spec, template_problem) = self.inlined();
         let due = super::due(&Input {
             name: "iris",
             namespace: "ml",
-            spec: &self.spec,
+            spec: &spec,
             generation: Some(1),
             status: &self.status,
             revision: &revision,
@@ -96,6 +120,7 @@ impl World {
             request: self.request.as_ref(),
             registry: None,
             measurements: &[],
+            template_problem: template_problem.as_deref(),
             now: at(self.now),
         });
         let Some(measure) = self.measure.as_mut() else {

@@ -9,7 +9,9 @@
 
 mod condition;
 mod judge;
+pub mod location;
 pub mod template;
+pub mod templates;
 #[cfg(test)]
 mod tests;
 mod validate;

@@ -42,8 +42,7 @@ fn metric(name: &str, success: &str) -> Metric {
 fn analysis(metrics: Vec<Metric>) -> AnalysisSpec {
     AnalysisSpec {
         metrics,
-        args: Vec::new(),
-        on_failure: None,
+        ..AnalysisSpec::default()
     }
 }
 
@@ -456,4 +455,116 @@ fn an_ab_test_whose_guard_rail_fails_is_rolled_back_before_max_duration() {
         world.status.rollout.as_ref().map(|r| r.stage),
         Some(RolloutStage::Aborted)
     );
+}
+
+fn template_ref(name: &str, cluster_scope: bool) -> modeldeploy_api::v1alpha1::AnalysisTemplateRef {
+    modeldeploy_api::v1alpha1::AnalysisTemplateRef {
+        name: name.into(),
+        cluster_scope,
+    }
+}
+
+#[test]
+fn a_template_s_metrics_gate_the_step_with_its_arguments_filled_in() {
+    use modeldeploy_api::v1alpha1::{AnalysisArg, TemplateArg};
+    let mut shared = metric("error-rate", "result < 0.05");
+    if let Some(p) = shared.provider.prometheus.as_mut() {
+        p.query = "errors{job=\"{{args.job}}\",revision=\"{{revision}}\"}".into();
+    }
+    let gate_analysis = AnalysisSpec {
+        templates: vec![template_ref("error-rate", true)],
+        args: vec![AnalysisArg {
+            name: "job".into(),
+            value: Some("fraud".into()),
+            value_from: None,
+        }],
+        ..AnalysisSpec::default()
+    };
+    let spec = canary(steps(vec![weight(20), gate(gate_analysis), weight(50)]));
+    let queries = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen = queries.clone();
+    let mut world = World::new(spec);
+    world.templates.push((
+        template_ref("error-rate", true),
+        super::templates::TemplateBody {
+            metrics: vec![shared],
+            args: vec![TemplateArg {
+                name: "job".into(),
+                value: Some("default-job".into()),
+                value_from: None,
+            }],
+        },
+    ));
+    world.settle(10);
+    world.spec.model.version = "2.0.0".into();
+    let (old, new) = (
+        world.status.stable_revision.clone().unwrap(),
+        world.revision(),
+    );
+    world.measure = Some(Box::new(move |due| {
+        let query = &due.metric.provider.prometheus.as_ref().unwrap().query;
+        let job = &due.args.iter().find(|a| a.name == "job").unwrap();
+        seen.borrow_mut()
+            .push((due.metric.name.clone(), query.clone(), job.value.clone()));
+        Ok(MeasuredValue::Scalar(0.2))
+    }));
+    world.settle(20);
+    assert_eq!(
+        queries.borrow()[0],
+        (
+            "error-rate".to_owned(),
+            "errors{job=\"{{args.job}}\",revision=\"{{revision}}\"}".to_owned(),
+            Some("fraud".to_owned())
+        ),
+        "the template's metric is measured, with the analysis' value of its argument"
+    );
+    let rollout = world.status.rollout.as_ref().unwrap();
+    assert_eq!(
+        rollout.stage,
+        RolloutStage::Aborted,
+        "0.2 fails result < 0.05"
+    );
+    assert_eq!(world.weight_of(&old), 100);
+    assert_eq!(world.weight_of(&new), 0);
+}
+
+#[test]
+fn a_missing_template_stalls_the_rollout_before_any_traffic_moves() {
+    let gate_analysis = AnalysisSpec {
+        templates: vec![template_ref("latency", false)],
+        ..AnalysisSpec::default()
+    };
+    let spec = canary(steps(vec![weight(20), gate(gate_analysis)]));
+    let (mut world, old, new) = rolling_out(spec, |_| scalar(0.0));
+    world.settle(20);
+    assert_eq!(world.weight_of(&old), 100);
+    assert_eq!(world.weight_of(&new), 0);
+    let stalled = world
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Stalled")
+        .unwrap();
+    assert_eq!(stalled.reason, "InvalidAnalysis");
+    assert!(
+        stalled.message.contains("canary.steps[1].analysis")
+            && stalled
+                .message
+                .contains("ModelAnalysisTemplate latency does not exist"),
+        "{}",
+        stalled.message
+    );
+    assert!(world.measured.is_empty());
+
+    // Once the template exists, the rollout goes on.
+    world.templates.push((
+        template_ref("latency", false),
+        super::templates::TemplateBody {
+            metrics: vec![metric("p99", "result < 0.5")],
+            args: Vec::new(),
+        },
+    ));
+    world.settle(20);
+    assert_eq!(world.weight_of(&new), 20);
+    assert_eq!(world.measured.len(), 1);
 }

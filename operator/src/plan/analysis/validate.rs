@@ -2,71 +2,16 @@
 //! `result`, and that its queries use only known variables. Checked before a rollout moves any
 //! traffic; a problem stalls the rollout with the position of the error.
 
-use modeldeploy_api::v1alpha1::{AnalysisSpec, Metric, ModelDeploymentSpec};
+use modeldeploy_api::v1alpha1::{Metric, ModelDeploymentSpec};
 
 use super::condition::Condition;
+use super::location::Location;
 use super::template;
-
-/// Every analysis of the spec, with where it is written.
-fn analyses(spec: &ModelDeploymentSpec) -> Vec<(String, &AnalysisSpec)> {
-    let Some(strategy) = &spec.strategy else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    if let Some(canary) = &strategy.canary {
-        found.extend(
-            canary
-                .analysis
-                .iter()
-                .map(|a| ("canary.analysis".to_owned(), a)),
-        );
-        found.extend(
-            canary
-                .post_promotion_analysis
-                .iter()
-                .map(|a| ("canary.postPromotionAnalysis".to_owned(), a)),
-        );
-        for (index, step) in canary.steps.iter().enumerate() {
-            if let Some(a) = &step.analysis {
-                found.push((format!("canary.steps[{index}].analysis"), a));
-            }
-        }
-    }
-    if let Some(blue_green) = &strategy.blue_green {
-        found.extend(
-            blue_green
-                .pre_promotion_analysis
-                .iter()
-                .map(|a| ("blueGreen.prePromotionAnalysis".to_owned(), a)),
-        );
-        found.extend(
-            blue_green
-                .post_promotion_analysis
-                .iter()
-                .map(|a| ("blueGreen.postPromotionAnalysis".to_owned(), a)),
-        );
-    }
-    if let Some(shadow) = &strategy.shadow {
-        found.extend(
-            shadow
-                .analysis
-                .iter()
-                .map(|a| ("shadow.analysis".to_owned(), a)),
-        );
-    }
-    if let Some(ab) = &strategy.ab_test {
-        found.extend(
-            ab.analysis
-                .iter()
-                .map(|a| ("abTest.analysis".to_owned(), a)),
-        );
-    }
-    found
-}
 
 /// The first problem of the spec's analyses, for the status: where, and what.
 pub fn problems(spec: &ModelDeploymentSpec) -> Option<String> {
-    analyses(spec).into_iter().find_map(|(path, analysis)| {
+    Location::all(spec).into_iter().find_map(|path| {
+        let analysis = path.get(spec)?;
         let args: Vec<&str> = analysis.args.iter().map(|a| a.name.as_str()).collect();
         analysis.metrics.iter().find_map(|metric| {
             metric_problem(metric, &args)
