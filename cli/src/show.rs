@@ -457,6 +457,7 @@ mod tests {
             paused_by_user: false,
             abort_reason: None,
             analysis: Vec::new(),
+            decision: None,
         }
     }
 

@@ -120,6 +120,7 @@ mod tests {
                 paused_by_user: false,
                 abort_reason: None,
                 analysis: Vec::new(),
+                decision: None,
             }),
             traffic_summary: Some("a1=80%,22d4853c0d=20%".into()),
             ready: Some("4/4".into()),

@@ -270,6 +270,7 @@ fn rollout(stage: RolloutStage, step_index: usize) -> RolloutStatus {
         paused_by_user: false,
         abort_reason: None,
         analysis: Vec::new(),
+        decision: None,
     }
 }
 

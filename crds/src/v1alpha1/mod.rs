@@ -5,6 +5,7 @@
 //! releases implement (rollout strategies beyond replace, analysis, the model router) are
 //! accepted and validated today, and the operator reports plainly when it cannot act on them yet.
 
+mod ab_decision;
 mod analysis;
 mod analysis_status;
 mod analysis_template;
@@ -17,6 +18,10 @@ mod status;
 mod strategy;
 mod traffic;
 
+pub use ab_decision::{
+    AbDecision, DecisionGoal, DecisionPhase, DecisionStatus, InconclusivePolicy, MeanDecision,
+    ProportionDecision, VariantStatus,
+};
 pub use analysis::{
     AnalysisArg, AnalysisSpec, AnalysisTemplateRef, FailurePolicy, KeyReference, Metric,
     MetricProvider, NoDataPolicy, PrometheusMetric, ValueSource, WebMetric, WebMetricHeader,

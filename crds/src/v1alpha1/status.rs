@@ -173,6 +173,9 @@ pub struct RolloutStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub analysis: Vec<super::AnalysisRunStatus>,
+    /// The A/B test's decision so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<super::DecisionStatus>,
 }
 
 /// The part of a rollout that runs.

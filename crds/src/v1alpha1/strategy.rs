@@ -228,12 +228,16 @@ pub struct AbTestStrategy {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]
     pub matches: Vec<RouteMatch>,
-    /// Longest the test may run before it ends without a winner.
+    /// Longest the test may run before it ends without a winner (see `decision.onInconclusive`).
     pub max_duration: Duration,
     /// Guard-rail checks measured for the whole test: failing one rolls back at once, and an
     /// inconclusive one holds the test for a person.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisSpec>,
+    /// Chooses the winner by a sequential test: the candidate is promoted when it is better,
+    /// rolled back when it is worse. Without it a person ends the test with promote or abort.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<super::AbDecision>,
 }
 
 /// What identifies a user. Set exactly one field.

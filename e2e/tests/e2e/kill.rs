@@ -505,6 +505,7 @@ fn ab_test(max_duration: &str) -> Option<StrategySpec> {
             }],
             max_duration: Duration(max_duration.into()),
             analysis: None,
+            decision: None,
         }),
         ..StrategySpec::default()
     })

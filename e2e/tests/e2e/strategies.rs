@@ -474,6 +474,7 @@ async fn ab_test_over_istio_routes_testers_then_leaves_no_header_rule_behind() {
             }],
             max_duration: Duration("2h".into()),
             analysis: None,
+            decision: None,
         }),
         ..StrategySpec::default()
     });
@@ -750,6 +751,7 @@ pub fn ab_testers(weight: i32) -> Option<StrategySpec> {
             }],
             max_duration: Duration("2h".into()),
             analysis: None,
+            decision: None,
         }),
         ..StrategySpec::default()
     })

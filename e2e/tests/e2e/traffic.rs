@@ -208,6 +208,7 @@ async fn ab_test_through_the_gateway_sends_testers_to_the_candidate_and_splits_t
             }],
             max_duration: modeldeploy_api::v1alpha1::Duration("2h".into()),
             analysis: None,
+            decision: None,
         }),
         ..StrategySpec::default()
     });

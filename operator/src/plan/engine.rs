@@ -5,11 +5,12 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use modeldeploy_api::v1alpha1::{
-    AnalysisPhase, FailurePolicy, PauseReason, PauseStatus, RequestStatus, RolloutStage,
-    RolloutStatus, TrafficProvider,
+    AnalysisPhase, DecisionPhase, FailurePolicy, InconclusivePolicy, PauseReason, PauseStatus,
+    RequestStatus, RolloutStage, RolloutStatus, TrafficProvider,
 };
 
 use super::analysis;
+use super::analysis::decision::{Decider, Variants};
 use super::steps::{PauseEnd, Step, Steps, TrafficStep, Waiting};
 use super::time::{add, until};
 use super::traffic::{CandidateTraffic, TrafficPlan, capacity_weight, replicas_for_weight};
@@ -110,6 +111,7 @@ pub(super) fn decide(input: &Input<'_>, steps: &Steps, events: &mut Vec<PlannedE
             paused_by_user: false,
             abort_reason: None,
             analysis: Vec::new(),
+            decision: None,
         },
     };
     let mut request_status = None;
@@ -137,6 +139,10 @@ pub(super) fn decide(input: &Input<'_>, steps: &Steps, events: &mut Vec<PlannedE
             input.measurements,
             input.now,
         );
+        if let (Some(decision), Some(status)) = (deciding(steps, &rollout), &mut rollout.decision) {
+            let variants = variants(steps, stable, &rollout.revision);
+            decision.record(status, input.measurements, variants, input.now);
+        }
         rollout = transition(input, steps, stable, rollout);
     }
     if rollout.step_started_at.is_none() {
@@ -181,6 +187,7 @@ fn first_deploy(input: &Input<'_>, steps: &Steps) -> Decision {
             paused_by_user: false,
             abort_reason: None,
             analysis: Vec::new(),
+            decision: None,
         });
     Decision {
         stable: None,
@@ -345,6 +352,15 @@ fn transition(
                         && input.observed.traffic.as_ref()
                             == Some(&step_plan(stable, &rollout.revision, steps, t))
                 }
+                Step::Pause { .. }
+                    if deciding(steps, &rollout).is_some()
+                        && rollout
+                            .decision
+                            .as_ref()
+                            .is_some_and(|d| d.phase == DecisionPhase::CandidateWins) =>
+                {
+                    true
+                }
                 Step::Pause {
                     duration: Some(d),
                     end,
@@ -414,6 +430,9 @@ fn judged(steps: &Steps, rollout: &RolloutStatus) -> Judged {
         }
         RolloutStage::Aborting | RolloutStage::Aborted => return Judged::Go,
     }
+    if let Some(verdict) = decision_verdict(steps, rollout) {
+        return verdict;
+    }
     let mut verdict = Judged::Go;
     for (name, spec) in bearing {
         let Some(run) = analysis::run(&rollout.analysis, name) else {
@@ -438,6 +457,46 @@ fn judged(steps: &Steps, rollout: &RolloutStatus) -> Judged {
         }
     }
     verdict
+}
+
+/// The A/B decision that the rollout waits for where it stands, if any.
+pub(super) fn deciding<'a>(steps: &'a Steps, rollout: &RolloutStatus) -> Option<&'a Decider> {
+    steps
+        .decision
+        .as_ref()
+        .filter(|d| rollout.stage == RolloutStage::Steps && rollout.step_index == d.step)
+}
+
+/// The two sides of the A/B test and its configured split.
+pub(super) fn variants<'a>(steps: &Steps, stable: &'a str, candidate: &'a str) -> Variants<'a> {
+    Variants {
+        stable,
+        candidate,
+        candidate_weight: steps.in_force(steps.count()).map_or(50, |t| t.weight),
+    }
+}
+
+/// What the A/B decision says, where the rollout waits for it: the stable revision winning, or
+/// no winner at `maxDuration`, rolls back (or, for the latter with `onInconclusive: Pause`,
+/// holds); a broken split or unreadable counts hold for a person.
+fn decision_verdict(steps: &Steps, rollout: &RolloutStatus) -> Option<Judged> {
+    let decision = deciding(steps, rollout)?;
+    let status = rollout.decision.as_ref()?;
+    let message = status.message.as_deref().unwrap_or("-");
+    match status.phase {
+        DecisionPhase::Measuring | DecisionPhase::CandidateWins => None,
+        DecisionPhase::StableWins => Some(Judged::Abort(format!(
+            "the A/B decision keeps the stable revision: {message}"
+        ))),
+        DecisionPhase::Inconclusive => Some(match decision.on_inconclusive() {
+            InconclusivePolicy::KeepStable => Judged::Abort(format!(
+                "the A/B test ended without a winner; keeping the stable revision: {message}"
+            )),
+            InconclusivePolicy::Pause => Judged::Hold(PauseReason::AnalysisInconclusive),
+        }),
+        DecisionPhase::SampleRatioMismatch => Some(Judged::Hold(PauseReason::AnalysisInconclusive)),
+        DecisionPhase::Error => Some(Judged::Hold(PauseReason::AnalysisError)),
+    }
 }
 
 /// The candidate has all traffic at full size.
@@ -778,6 +837,22 @@ fn target(input: &Input<'_>, steps: &Steps, stable: &str, mut rollout: RolloutSt
             until: None,
         });
         wake = None;
+    }
+    // A decision starts with its step, so its first reading is an interval from here.
+    if let Some(decision) = deciding(steps, &rollout) {
+        let status = rollout
+            .decision
+            .get_or_insert_with(|| Decider::started(input.now));
+        if rollout
+            .pause
+            .as_ref()
+            .is_none_or(|p| p.reason != PauseReason::ByUser)
+        {
+            wake = [wake, decision.wake(status, input.now)]
+                .into_iter()
+                .flatten()
+                .min();
+        }
     }
     // Analyses that start with this step start now, so their delays count from here.
     let promoted = promoted_now(input, steps, stable, &rollout);

@@ -236,6 +236,41 @@ fn analysis_events(
     }
 }
 
+/// The A/B decision reached a verdict: one event, when it is first recorded.
+fn decision_events(
+    before: &modeldeploy_api::v1alpha1::RolloutStatus,
+    after: &modeldeploy_api::v1alpha1::RolloutStatus,
+    events: &mut Vec<PlannedEvent>,
+) {
+    use modeldeploy_api::v1alpha1::DecisionPhase;
+    let Some(decision) = &after.decision else {
+        return;
+    };
+    if before.decision.as_ref().map(|d| d.phase) == Some(decision.phase) {
+        return;
+    }
+    let note = format!(
+        "A/B decision for revision {} is {}: {}",
+        after.revision,
+        decision.phase.as_str(),
+        decision.message.as_deref().unwrap_or("-")
+    );
+    let revision = after.revision.as_str();
+    events.push(match decision.phase {
+        DecisionPhase::Measuring => return,
+        DecisionPhase::CandidateWins => {
+            PlannedEvent::normal("AnalysisSuccessful", "Decide", revision, note)
+        }
+        DecisionPhase::StableWins => {
+            PlannedEvent::warning("AnalysisFailed", "Decide", revision, note)
+        }
+        DecisionPhase::Inconclusive | DecisionPhase::SampleRatioMismatch => {
+            PlannedEvent::warning("AnalysisInconclusive", "Decide", revision, note)
+        }
+        DecisionPhase::Error => PlannedEvent::warning("AnalysisError", "Decide", revision, note),
+    });
+}
+
 fn step_events(
     before: &modeldeploy_api::v1alpha1::RolloutStatus,
     after: &modeldeploy_api::v1alpha1::RolloutStatus,
@@ -244,6 +279,7 @@ fn step_events(
     let revision = after.revision.as_str();
     let step = after.step.as_deref().unwrap_or("-");
     analysis_events(before, after, events);
+    decision_events(before, after, events);
     if before.stage != after.stage {
         events.push(match after.stage {
             RolloutStage::Steps => PlannedEvent::normal(

@@ -328,7 +328,12 @@ pub fn due(input: &Input<'_>) -> Vec<analysis::Due> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    analysis::due(&rollout.analysis, &active, &variables, input.now)
+    let mut due = analysis::due(&rollout.analysis, &active, &variables, input.now);
+    if let (Some(decider), Some(status)) = (engine::deciding(&steps, rollout), &rollout.decision) {
+        let variants = engine::variants(&steps, stable, &rollout.revision);
+        due.extend(decider.due(status, variants, &variables, input.now));
+    }
+    due
 }
 
 /// The stable revision keeps serving because the rollout cannot start as the spec asks (the

@@ -132,6 +132,7 @@ fn a_spec() -> impl Strategy<Value = ModelDeploymentSpec> {
                 }],
                 max_duration: ApiDuration("20m".into()),
                 analysis: None,
+                decision: None,
             }),
             ..StrategySpec::default()
         })),

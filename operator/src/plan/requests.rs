@@ -2,8 +2,8 @@
 //! outcome is recorded in `status.lastRequest`.
 
 use modeldeploy_api::v1alpha1::{
-    AnalysisPhase, AnalysisRunStatus, RequestAction, RequestStatus, RolloutRequest, RolloutStage,
-    RolloutStatus,
+    AnalysisPhase, AnalysisRunStatus, DecisionPhase, RequestAction, RequestStatus, RolloutRequest,
+    RolloutStage, RolloutStatus,
 };
 
 use super::steps::{Step, Steps};
@@ -63,6 +63,7 @@ fn act(
             next.abort_reason = None;
             next.paused_by_user = false;
             next.analysis.clear();
+            next.decision = None;
             Ok((
                 format!("retrying revision {revision} from its first step"),
                 next,
@@ -144,6 +145,21 @@ fn act(
                 steps.get(current.step_index),
                 Some(Step::Pause { duration: None, .. })
             );
+            if let Some(decision) = next
+                .decision
+                .as_mut()
+                .filter(|d| d.phase == DecisionPhase::Error && !current.paused_by_user)
+            {
+                decision.phase = DecisionPhase::Measuring;
+                decision.consecutive_errors = 0;
+                return Ok((
+                    format!(
+                        "reading the A/B test's counts again at step {}",
+                        steps.label(current.step_index)
+                    ),
+                    next,
+                ));
+            }
             if held(current) && !current.paused_by_user {
                 next.analysis.retain(|run| !is_held(run));
                 return Ok((

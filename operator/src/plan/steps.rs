@@ -153,6 +153,8 @@ pub struct Steps {
     pub background: Option<super::analysis::Background>,
     /// Analysis once the candidate has all traffic, before the rollout ends.
     pub post_promotion: Option<modeldeploy_api::v1alpha1::AnalysisSpec>,
+    /// The A/B test's decision, and the step that waits for it.
+    pub decision: Option<super::analysis::decision::Decider>,
 }
 
 impl Steps {

@@ -380,6 +380,7 @@ fn an_ab_test_routes_matches_splits_the_rest_and_keeps_stable_at_max_duration() 
             }],
             max_duration: ApiDuration("1h".into()),
             analysis: None,
+            decision: None,
         }),
         ..StrategySpec::default()
     });

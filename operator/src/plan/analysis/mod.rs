@@ -8,6 +8,9 @@
 //! taken again.
 
 mod condition;
+pub mod decision;
+#[cfg(test)]
+mod decision_tests;
 mod judge;
 pub mod location;
 pub mod template;

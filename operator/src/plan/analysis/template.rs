@@ -50,6 +50,16 @@ fn placeholders(text: &str) -> Result<Vec<Placeholder<'_>>, String> {
 /// Checks that `text` uses only the built-in names and `args.<name>` for a declared argument.
 /// `has_interval` says whether `{{interval}}` has a value.
 pub fn check(text: &str, args: &[&str], has_interval: bool) -> Result<(), String> {
+    check_with(text, args, has_interval, &[])
+}
+
+/// Checks a query of an A/B decision, which may also use `{{elapsed}}` (the time since the test
+/// started) and has no arguments.
+pub fn check_decision(text: &str) -> Result<(), String> {
+    check_with(text, &[], true, &["elapsed"])
+}
+
+fn check_with(text: &str, args: &[&str], has_interval: bool, extra: &[&str]) -> Result<(), String> {
     for placeholder in placeholders(text)? {
         let name = placeholder.name;
         let position = text[..placeholder.start].chars().count() + 1;
@@ -59,13 +69,19 @@ pub fn check(text: &str, args: &[&str], has_interval: bool) -> Result<(), String
             ));
         }
         let known = BUILT_IN.contains(&name)
+            || extra.contains(&name)
             || name
                 .strip_prefix("args.")
                 .is_some_and(|arg| args.contains(&arg));
         if !known {
             return Err(format!(
                 "unknown variable `{{{{{name}}}}}` at character {position}; known: {}{}",
-                BUILT_IN.map(|n| format!("{{{{{n}}}}}")).join(", "),
+                BUILT_IN
+                    .iter()
+                    .chain(extra)
+                    .map(|n| format!("{{{{{n}}}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 if args.is_empty() {
                     String::new()
                 } else {

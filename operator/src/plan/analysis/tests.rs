@@ -444,6 +444,7 @@ fn an_ab_test_whose_guard_rail_fails_is_rolled_back_before_max_duration() {
             matches: Vec::new(),
             max_duration: ApiDuration("72h".into()),
             analysis: Some(analysis(vec![guard])),
+            decision: None,
         }),
         ..StrategySpec::default()
     });

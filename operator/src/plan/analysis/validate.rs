@@ -10,6 +10,46 @@ use super::template;
 
 /// The first problem of the spec's analyses, for the status: where, and what.
 pub fn problems(spec: &ModelDeploymentSpec) -> Option<String> {
+    decision_problem(spec).or_else(|| metric_problems(spec))
+}
+
+/// A query of the A/B decision that uses an unknown variable.
+fn decision_problem(spec: &ModelDeploymentSpec) -> Option<String> {
+    let decision = spec
+        .strategy
+        .as_ref()?
+        .ab_test
+        .as_ref()?
+        .decision
+        .as_ref()?;
+    let sources = match (&decision.proportion, &decision.mean) {
+        (Some(p), _) => vec![
+            ("proportion.successes", &p.successes),
+            ("proportion.trials", &p.trials),
+        ],
+        (None, Some(m)) => vec![
+            ("mean.count", &m.count),
+            ("mean.sum", &m.sum),
+            ("mean.sumOfSquares", &m.sum_of_squares),
+        ],
+        (None, None) => Vec::new(),
+    };
+    if let Some(Err(error)) = decision.interval.as_ref().map(|d| d.to_std()) {
+        return Some(format!("abTest.decision.interval: {error}"));
+    }
+    sources.into_iter().find_map(|(field, provider)| {
+        let text = match (&provider.prometheus, &provider.web) {
+            (Some(p), _) => p.query.as_str(),
+            (None, Some(w)) => w.url.as_str(),
+            (None, None) => return None,
+        };
+        template::check_decision(text)
+            .err()
+            .map(|error| format!("abTest.decision.{field}: {error}"))
+    })
+}
+
+fn metric_problems(spec: &ModelDeploymentSpec) -> Option<String> {
     Location::all(spec).into_iter().find_map(|path| {
         let analysis = path.get(spec)?;
         let args: Vec<&str> = analysis.args.iter().map(|a| a.name.as_str()).collect();

@@ -1,11 +1,14 @@
 //! A/B test: matching requests always reach the new revision, the rest are split by `weight`,
-//! optionally sticky per user. A person ends the test (promote or abort); at `maxDuration` the
-//! test ends without a winner and the stable revision stays. Guard-rail analysis runs for the
-//! whole test; the statistical decision is not measured yet.
+//! optionally sticky per user. The `decision` (a sequential test over counts per variant)
+//! promotes the candidate or keeps the stable revision; without one a person ends the test
+//! (promote or abort). At `maxDuration` the test ends without a winner and the stable revision
+//! stays, unless the decision says to wait for a person. Guard-rail analysis runs for the whole
+//! test.
 
 use modeldeploy_api::v1alpha1::AbTestStrategy;
 
 use super::super::analysis::Background;
+use super::super::analysis::decision::Decider;
 use super::super::steps::{PauseEnd, Step, Steps, TrafficStep, Waiting};
 use super::super::traffic::CandidateRole;
 use super::duration;
@@ -36,5 +39,10 @@ pub(super) fn steps(ab: &AbTestStrategy) -> Steps {
             from_index: 0,
         }),
         post_promotion: None,
+        decision: ab.decision.clone().map(|spec| Decider {
+            spec,
+            step: 1,
+            max_duration: duration(&ab.max_duration),
+        }),
     }
 }

@@ -37,5 +37,6 @@ pub(super) fn steps(blue_green: &BlueGreenStrategy, replicas: i32) -> Steps {
         dynamic_stable_scale: false,
         background: None,
         post_promotion: blue_green.post_promotion_analysis.clone(),
+        decision: None,
     }
 }

@@ -56,6 +56,7 @@ pub(super) fn steps(canary: &CanaryStrategy) -> Steps {
             from_index: canary.analysis_starting_step.map_or(0, |step| step - 1),
         }),
         post_promotion: canary.post_promotion_analysis.clone(),
+        decision: None,
     }
 }
 

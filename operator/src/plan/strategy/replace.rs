@@ -12,5 +12,6 @@ pub(super) fn steps() -> Steps {
         dynamic_stable_scale: false,
         background: None,
         post_promotion: None,
+        decision: None,
     }
 }

@@ -47,5 +47,6 @@ pub(super) fn steps(shadow: &ShadowStrategy) -> Steps {
         dynamic_stable_scale: false,
         background: None,
         post_promotion: None,
+        decision: None,
     }
 }
