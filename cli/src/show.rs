@@ -173,6 +173,59 @@ fn render_rollout(text: &mut Text, name: &str, rollout: &RolloutStatus, now: jif
         text.field("Abort reason", reason);
     }
     render_analysis(text, rollout);
+    render_decision(text, rollout);
+}
+
+/// The A/B decision: each variant's figures, the effect with its interval, the p-values.
+fn render_decision(text: &mut Text, rollout: &RolloutStatus) {
+    let Some(decision) = &rollout.decision else {
+        return;
+    };
+    text.heading("A/B decision");
+    text.line(format!(
+        "  {} after {} readings",
+        decision.phase.as_str(),
+        decision.readings
+    ));
+    for (side, variant) in [
+        ("stable", &decision.stable),
+        ("candidate", &decision.candidate),
+    ] {
+        if let Some(v) = variant {
+            text.line(format!(
+                "  {side:<9} {}  mean {}  samples {}",
+                v.revision, v.mean, v.samples
+            ));
+        }
+    }
+    if let (Some(effect), Some(low), Some(high)) = (
+        &decision.effect,
+        &decision.effect_low,
+        &decision.effect_high,
+    ) {
+        let relative = decision
+            .relative_effect_percent
+            .as_deref()
+            .map(|r| format!(" ({r} %)"))
+            .unwrap_or_default();
+        text.line(format!(
+            "  effect    {effect}{relative}, interval [{low}, {high}]"
+        ));
+    }
+    let figures: Vec<String> = [
+        ("p-value", &decision.p_value),
+        ("sample-ratio p-value", &decision.sample_ratio_p_value),
+        ("expected samples per variant", &decision.expected_samples),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name} {v}")))
+    .collect();
+    if !figures.is_empty() {
+        text.line(format!("  {}", figures.join(", ")));
+    }
+    if let Some(message) = &decision.message {
+        text.line(format!("  {message}"));
+    }
 }
 
 /// Each analysis with each metric's latest values, oldest first.
@@ -686,6 +739,42 @@ Events:
         let text = render(&rolling_out(rollout), &[], NOW);
         assert!(
             text.contains("  background Failed\n    error-rate Failed: 2 measured, 1 failed, 0 inconclusive, 0 errors; latest 0.01, 0.2 (Failed)\n      successCondition `result < 0.05` does not hold\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_ab_decision_shows_both_variants_the_effect_and_the_p_values() {
+        use modeldeploy_api::v1alpha1::{DecisionPhase, DecisionStatus, VariantStatus};
+        let mut rollout = canary(1, RolloutStage::Steps, None);
+        rollout.decision = Some(DecisionStatus {
+            phase: DecisionPhase::CandidateWins,
+            started_at: at(600),
+            measured_at: Some(at(60)),
+            readings: 12,
+            consecutive_errors: 0,
+            message: Some("the candidate wins".into()),
+            stable: Some(VariantStatus {
+                revision: "aaa".into(),
+                samples: "12000".into(),
+                mean: "0.1".into(),
+            }),
+            candidate: Some(VariantStatus {
+                revision: "bbb".into(),
+                samples: "11950".into(),
+                mean: "0.12".into(),
+            }),
+            effect: Some("0.02".into()),
+            effect_low: Some("0.004".into()),
+            effect_high: Some("0.036".into()),
+            relative_effect_percent: Some("20".into()),
+            p_value: Some("0.012".into()),
+            sample_ratio_p_value: Some("0.74".into()),
+            expected_samples: Some("9000".into()),
+        });
+        let text = render(&rolling_out(rollout), &[], NOW);
+        assert!(
+            text.contains("  CandidateWins after 12 readings\n  stable    aaa  mean 0.1  samples 12000\n  candidate bbb  mean 0.12  samples 11950\n  effect    0.02 (20 %), interval [0.004, 0.036]\n  p-value 0.012, sample-ratio p-value 0.74, expected samples per variant 9000\n  the candidate wins\n"),
             "{text}"
         );
     }
