@@ -237,7 +237,7 @@ pub struct AbTestStrategy {
     /// Chooses the winner by a sequential test: the candidate is promoted when it is better,
     /// rolled back when it is worse. Without it a person ends the test with promote or abort.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<super::AbDecision>,
+    pub decision: Option<Box<super::AbDecision>>,
 }
 
 /// What identifies a user. Set exactly one field.

@@ -7,9 +7,10 @@ use std::time::Duration;
 use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use modeldeploy_api::v1alpha1::{
-    AnalysisSpec, AnalysisTemplateRef, CanaryStep, CanaryStrategy, Duration as ApiDuration, Metric,
-    MetricProvider, ModelAnalysisTemplate, ModelAnalysisTemplateSpec, ModelDeployment,
-    PrometheusMetric, RolloutStage, StrategySpec,
+    AbDecision, AbTestStrategy, AnalysisSpec, AnalysisTemplateRef, CanaryStep, CanaryStrategy,
+    DecisionGoal, DecisionPhase, Duration as ApiDuration, Metric, MetricProvider,
+    ModelAnalysisTemplate, ModelAnalysisTemplateSpec, ModelDeployment, PrometheusMetric,
+    ProportionDecision, RolloutStage, StrategySpec,
 };
 use modeldeploy_e2e::Scenario;
 use modeldeploy_e2e::load::{LoadSpec, Stop};
@@ -80,10 +81,20 @@ async fn rolling_out(
     strategy: Option<StrategySpec>,
     env: &[(&str, &str)],
 ) -> (Api<ModelDeployment>, String, tokio::task::JoinHandle<()>) {
+    Box::pin(rolling_out_from(scenario, strategy, &[], env)).await
+}
+
+/// As [`rolling_out`], with the server settings `stable_env` for version 1.
+async fn rolling_out_from(
+    scenario: &Scenario,
+    strategy: Option<StrategySpec>,
+    stable_env: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> (Api<ModelDeployment>, String, tokio::task::JoinHandle<()>) {
     let models: Api<ModelDeployment> = scenario.api();
     let gateway = Gateway::local();
     let host = format!("{}.models.local", scenario.ns.name);
-    let mut md = demo_model("iris", "1", 2, gateway.traffic(&host), strategy, &[]);
+    let mut md = demo_model("iris", "1", 2, gateway.traffic(&host), strategy, stable_env);
     let old = deploy(&models, &md).await;
     until_gateway_serves(&scenario.cluster.client, &scenario.ns.name, "iris").await;
     let load = tokio::spawn(async move {
@@ -208,4 +219,103 @@ async fn a_canary_whose_latency_breaches_its_p99_is_rolled_back() {
         metric("p99-latency", P99, "result > 0.2", None),
     )
     .await;
+}
+
+/// Answers of `{{revision}}` since the A/B test started; with `code!~"5.."` only those without
+/// error.
+fn answers(filter: &str) -> MetricProvider {
+    MetricProvider {
+        prometheus: Some(PrometheusMetric {
+            address: None,
+            query: format!(
+                r#"sum(increase(demo_model_inference_requests_total{{namespace="{{{{namespace}}}}",modeldeploy_io_revision="{{{{revision}}}}"{filter}}}[{{{{elapsed}}}}]))"#
+            ),
+            timeout: None,
+            bearer_token_secret_ref: None,
+        }),
+        web: None,
+    }
+}
+
+#[tokio::test]
+async fn an_ab_test_promotes_the_candidate_that_answers_more_requests_without_error() {
+    let scenario = Scenario::start("analysis-abtest", false).await;
+    let strategy = Some(StrategySpec {
+        ab_test: Some(AbTestStrategy {
+            weight: Some(50),
+            stickiness: None,
+            matches: Vec::new(),
+            max_duration: ApiDuration("10m".into()),
+            analysis: None,
+            decision: Some(Box::new(AbDecision {
+                goal: DecisionGoal::Maximize,
+                interval: Some(ApiDuration("5s".into())),
+                confidence_percent: None,
+                minimum_detectable_effect_percent: None,
+                min_samples: Some(300),
+                on_inconclusive: None,
+                proportion: Some(ProportionDecision {
+                    successes: answers(r#",code!~"5..""#),
+                    trials: answers(""),
+                }),
+                mean: None,
+            })),
+        }),
+        ..StrategySpec::default()
+    });
+    // The stable version fails a tenth of its requests; the candidate none.
+    let (models, old, load) = Box::pin(rolling_out_from(
+        &scenario,
+        strategy,
+        &[("ERROR_RATE", "0.1")],
+        &[],
+    ))
+    .await;
+    let decided = Box::pin(until_status(
+        &models,
+        "iris",
+        Duration::from_secs(180),
+        "the A/B decision names a winner",
+        |s| {
+            s.rollout
+                .as_ref()
+                .and_then(|r| r.decision.as_ref())
+                .is_some_and(|d| d.phase != DecisionPhase::Measuring)
+        },
+    ))
+    .await;
+    let decision = decided
+        .rollout
+        .as_ref()
+        .and_then(|r| r.decision.clone())
+        .unwrap();
+    assert_eq!(decision.phase, DecisionPhase::CandidateWins, "{decision:?}");
+    let effect: f64 = decision.effect.as_deref().unwrap().parse().unwrap();
+    assert!((0.05..0.15).contains(&effect), "{decision:?}");
+    let ratio: f64 = decision
+        .sample_ratio_p_value
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ratio >= 0.001, "the split is sound: {decision:?}");
+    let status = Box::pin(until_status(
+        &models,
+        "iris",
+        Duration::from_secs(120),
+        "the winner is promoted",
+        |s| s.stable_revision.as_deref().is_some_and(|r| r != old) && s.rollout.is_none(),
+    ))
+    .await;
+    load.abort();
+    assert_eq!(status.traffic.len(), 1, "{status:?}");
+    let events: Api<Event> = scenario.api();
+    let events = events_about(&events, "iris").await;
+    assert!(
+        events
+            .iter()
+            .any(|(reason, note)| reason == "AnalysisSuccessful" && note.contains("A/B decision")),
+        "{events:?}"
+    );
+    scenario.finish().await;
 }

@@ -58,7 +58,7 @@ fn ab_test(decision: AbDecision, max_duration: &str) -> ModelDeploymentSpec {
             matches: Vec::new(),
             max_duration: ApiDuration(max_duration.into()),
             analysis: None,
-            decision: Some(decision),
+            decision: Some(Box::new(decision)),
         }),
         ..StrategySpec::default()
     });

@@ -39,7 +39,7 @@ pub(super) fn steps(ab: &AbTestStrategy) -> Steps {
             from_index: 0,
         }),
         post_promotion: None,
-        decision: ab.decision.clone().map(|spec| Decider {
+        decision: ab.decision.as_deref().cloned().map(|spec| Decider {
             spec,
             step: 1,
             max_duration: duration(&ab.max_duration),
