@@ -159,9 +159,9 @@ pub struct Metric {
     #[schemars(range(min = 0, max = 10000))]
     pub inconclusive_limit: Option<i32>,
     /// Measurement errors in a row tolerated (Prometheus down, a timeout, a bad answer): at
-    /// `consecutiveErrorLimit + 1` in a row the rollout pauses for a person. A successful,
-    /// failed or inconclusive measurement resets the run. Errors never count as failures.
-    /// Default 4.
+    /// `consecutiveErrorLimit + 1` in a row the rollout holds (paused, `AnalysisError`) and
+    /// keeps measuring; the first measurement that is not an error resets the run and the
+    /// rollout goes on by itself. Errors never count as failures. Default 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 10000))]
     pub consecutive_error_limit: Option<i32>,

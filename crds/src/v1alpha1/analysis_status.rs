@@ -34,7 +34,8 @@ pub enum AnalysisPhase {
     Failed,
     /// A deciding metric was inconclusive past its limit: a person decides.
     Inconclusive,
-    /// A deciding metric could not be measured past its error limit: a person decides.
+    /// A deciding metric could not be measured past its error limit: the rollout holds, and
+    /// goes on once a measurement succeeds (or a person decides).
     Error,
 }
 
@@ -49,8 +50,15 @@ impl AnalysisPhase {
         }
     }
 
-    /// No more measurements are taken.
+    /// No more measurements are taken. An analysis that cannot measure (`Error`) keeps
+    /// trying, and goes on by itself once it can: a Prometheus that was down holds the rollout
+    /// only while it is down.
     pub fn is_final(self) -> bool {
+        !matches!(self, AnalysisPhase::Running | AnalysisPhase::Error)
+    }
+
+    /// A verdict people are told about: anything but `Running`.
+    pub fn is_verdict(self) -> bool {
         self != AnalysisPhase::Running
     }
 }

@@ -204,7 +204,7 @@ fn analysis_events(
     events: &mut Vec<PlannedEvent>,
 ) {
     use modeldeploy_api::v1alpha1::AnalysisPhase;
-    for run in after.analysis.iter().filter(|r| r.phase.is_final()) {
+    for run in after.analysis.iter().filter(|r| r.phase.is_verdict()) {
         let known = before
             .analysis
             .iter()

@@ -152,7 +152,7 @@ pub fn run_phase(metrics: &[MetricStatus]) -> AnalysisPhase {
         && metrics
             .iter()
             .filter(|m| m.dry_run)
-            .all(|m| m.phase.is_final());
+            .all(|m| m.phase.is_verdict());
     if done {
         AnalysisPhase::Successful
     } else {

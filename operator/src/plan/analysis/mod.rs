@@ -251,9 +251,7 @@ pub(super) fn record(
             judge::record(metric, count(metric, a.background), status, &m.value, m.at);
         }
         run.phase = run_phase(&run.metrics);
-        if run.phase.is_final() {
-            run.message = Some(judge::summary(&run.metrics));
-        }
+        run.message = run.phase.is_verdict().then(|| judge::summary(&run.metrics));
     }
 }
 

@@ -266,17 +266,42 @@ fn errors_in_a_row_past_the_limit_pause_and_fewer_do_not_count_as_failures() {
     run(&mut world, 60, 3);
     assert_eq!(world.status.stable_revision.as_deref(), Some(new.as_str()));
 
+    // Prometheus down for five minutes, then back.
     let spec = canary(steps(vec![weight(20), gate(analysis(vec![m]))]));
-    let (mut world, _old, new) = rolling_out(spec, |_| Err("no answer within 10s".into()));
+    let down = std::rc::Rc::new(std::cell::Cell::new(true));
+    let prometheus = down.clone();
+    let (mut world, _old, new) = rolling_out(spec, move |_| {
+        if prometheus.get() {
+            Err("no answer within 10s".into())
+        } else {
+            scalar(0.01)
+        }
+    });
     world.settle(20);
-    run(&mut world, 60, 5);
+    run(&mut world, 60, 2);
     assert_eq!(pause_reason(&world), Some(PauseReason::AnalysisError));
     assert_eq!(
         world.measured.len(),
         3,
         "limit 2: the third error in a row holds"
     );
-    assert_eq!(world.weight_of(&new), 20);
+    assert_eq!(world.count("AnalysisError"), 1);
+    run(&mut world, 60, 3);
+    assert_eq!(pause_reason(&world), Some(PauseReason::AnalysisError));
+    assert_eq!(world.weight_of(&new), 20, "never promoted while unmeasured");
+    assert!(world.measured.len() > 3, "it keeps trying");
+    assert_eq!(
+        world.count("AnalysisError"),
+        1,
+        "the verdict is not repeated"
+    );
+    down.set(false);
+    run(&mut world, 60, 1);
+    assert_eq!(
+        world.status.stable_revision.as_deref(),
+        Some(new.as_str()),
+        "back: measured, passed and promoted without a person"
+    );
 }
 
 #[test]
