@@ -10,6 +10,7 @@ pub mod load;
 pub mod mlflow;
 pub mod operator;
 pub mod process;
+pub mod prometheus;
 pub mod rollout;
 pub mod scenario;
 pub mod traffic;

@@ -8,12 +8,13 @@ use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use modeldeploy_api::v1alpha1::{
     AbDecision, AbTestStrategy, AnalysisSpec, AnalysisTemplateRef, CanaryStep, CanaryStrategy,
-    DecisionGoal, DecisionPhase, Duration as ApiDuration, Metric, MetricProvider,
-    ModelAnalysisTemplate, ModelAnalysisTemplateSpec, ModelDeployment, PrometheusMetric,
-    ProportionDecision, RolloutStage, StrategySpec,
+    DecisionGoal, DecisionPhase, Duration as ApiDuration, Metric, MetricProvider, MetricStatus,
+    ModelAnalysisTemplate, ModelAnalysisTemplateSpec, ModelDeployment, ModelDeploymentStatus,
+    NoDataPolicy, PauseReason, PrometheusMetric, ProportionDecision, RolloutStage, StrategySpec,
 };
 use modeldeploy_e2e::Scenario;
 use modeldeploy_e2e::load::{LoadSpec, Stop};
+use modeldeploy_e2e::prometheus::PrivatePrometheus;
 use modeldeploy_e2e::rollout::{reported_weight, until_status};
 use modeldeploy_e2e::traffic::{Gateway, demo_model, set_version, until_gateway_serves};
 
@@ -318,4 +319,170 @@ async fn an_ab_test_promotes_the_candidate_that_answers_more_requests_without_er
         "{events:?}"
     );
     scenario.finish().await;
+}
+
+/// The candidate's error rate over the last 10 s, measured every 2 s.
+fn quick(name: &str, query: &str) -> Metric {
+    Metric {
+        interval: Some(ApiDuration("2s".into())),
+        initial_delay: Some(ApiDuration("2s".into())),
+        ..metric(name, query, "result > 0.05", Some(12))
+    }
+}
+
+fn gated(gate: Metric) -> Option<StrategySpec> {
+    Some(StrategySpec {
+        canary: Some(CanaryStrategy {
+            steps: vec![
+                weight(50),
+                CanaryStep {
+                    analysis: Some(analysis(vec![gate])),
+                    ..CanaryStep::default()
+                },
+            ],
+            ..CanaryStrategy::default()
+        }),
+        ..StrategySpec::default()
+    })
+}
+
+fn step_metric(status: &ModelDeploymentStatus) -> Option<MetricStatus> {
+    status
+        .rollout
+        .as_ref()?
+        .analysis
+        .iter()
+        .find(|a| a.name == "step-2")?
+        .metrics
+        .first()
+        .cloned()
+}
+
+fn pause_reason(status: &ModelDeploymentStatus) -> Option<PauseReason> {
+    status.rollout.as_ref()?.pause.as_ref().map(|p| p.reason)
+}
+
+#[tokio::test]
+async fn prometheus_down_mid_analysis_holds_the_rollout_and_back_it_goes_on() {
+    let scenario = Scenario::start("analysis-outage", false).await;
+    let mut prometheus = PrivatePrometheus::start(&scenario.ns.name).await;
+    let mut gate = quick("error-rate", &ERROR_RATE.replace("[{{interval}}]", "[10s]"));
+    gate.consecutive_error_limit = Some(1);
+    // The first windows after Prometheus comes back may be empty.
+    gate.inconclusive_limit = Some(4);
+    if let Some(p) = gate.provider.prometheus.as_mut() {
+        p.address = Some(prometheus.url());
+    }
+    let (models, old, load) = rolling_out(&scenario, gated(gate), &[]).await;
+    Box::pin(until_status(
+        &models,
+        "iris",
+        Duration::from_secs(120),
+        "the step analysis has measured twice",
+        |s| step_metric(s).is_some_and(|m| m.measured - m.errors >= 2),
+    ))
+    .await;
+
+    prometheus.stop();
+    let held = Box::pin(until_status(
+        &models,
+        "iris",
+        Duration::from_secs(60),
+        "the rollout holds for the measurement errors",
+        |s| pause_reason(s) == Some(PauseReason::AnalysisError),
+    ))
+    .await;
+    assert_eq!(held.stable_revision.as_deref(), Some(old.as_str()));
+    // It stays held, and keeps trying, for as long as Prometheus is down.
+    let still = Box::pin(until_status(
+        &models,
+        "iris",
+        Duration::from_secs(60),
+        "more errors are recorded",
+        |s| step_metric(s).is_some_and(|m| m.errors >= 4),
+    ))
+    .await;
+    assert_eq!(pause_reason(&still), Some(PauseReason::AnalysisError));
+    assert_eq!(
+        still.stable_revision.as_deref(),
+        Some(old.as_str()),
+        "never promoted"
+    );
+
+    prometheus.resume().await;
+    let status = Box::pin(until_status(
+        &models,
+        "iris",
+        Duration::from_secs(120),
+        "the analysis goes on and the candidate is promoted",
+        |s| s.stable_revision.as_deref().is_some_and(|r| r != old) && s.rollout.is_none(),
+    ))
+    .await;
+    load.abort();
+    assert_eq!(status.traffic.len(), 1, "{status:?}");
+    scenario.finish().await;
+}
+
+/// Rolls out a candidate whose only gate queries a series that does not exist, under `policy`.
+async fn no_data(prefix: &str, policy: NoDataPolicy) -> ModelDeploymentStatus {
+    let scenario = Scenario::start(prefix, false).await;
+    let mut gate = quick(
+        "missing",
+        r#"sum(rate(no_such_metric_total{modeldeploy_io_revision="{{revision}}"}[10s]))"#,
+    );
+    gate.no_data = Some(policy);
+    gate.inconclusive_limit = None;
+    let (models, old, load) = rolling_out(&scenario, gated(gate), &[]).await;
+    let status = Box::pin(until_status(
+        &models,
+        "iris",
+        Duration::from_secs(120),
+        "the empty query decides as noData says",
+        |s| {
+            let promoted = s.stable_revision.as_deref().is_some_and(|r| r != old);
+            let stage = s.rollout.as_ref().map(|r| r.stage);
+            promoted
+                || stage == Some(RolloutStage::Aborted)
+                || pause_reason(s) == Some(PauseReason::AnalysisInconclusive)
+        },
+    ))
+    .await;
+    load.abort();
+    scenario.finish().await;
+    status
+}
+
+#[tokio::test]
+async fn an_empty_query_is_inconclusive_by_default_and_pauses() {
+    let status = no_data("analysis-nodata-i", NoDataPolicy::Inconclusive).await;
+    assert_eq!(
+        pause_reason(&status),
+        Some(PauseReason::AnalysisInconclusive)
+    );
+    assert_eq!(
+        step_metric(&status).map(|m| m.inconclusive),
+        Some(1),
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_query_with_no_data_fail_rolls_back() {
+    let status = no_data("analysis-nodata-f", NoDataPolicy::Fail).await;
+    let rollout = status.rollout.as_ref().unwrap();
+    assert_eq!(rollout.stage, RolloutStage::Aborted);
+    assert!(
+        rollout
+            .abort_reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("missing Failed"),
+        "{rollout:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_query_with_no_data_pass_promotes() {
+    let status = no_data("analysis-nodata-p", NoDataPolicy::Pass).await;
+    assert!(status.rollout.is_none(), "{status:?}");
 }
