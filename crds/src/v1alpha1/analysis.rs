@@ -113,8 +113,9 @@ pub struct KeyReference {
 /// vector, or NaN such as 0/0 with no traffic) counts as `noData` says, before any condition.
 /// The metric then fails when its failed measurements exceed `failureLimit`, is inconclusive
 /// when its inconclusive measurements exceed `inconclusiveLimit`, errs when errors in a row
-/// exceed `consecutiveErrorLimit`, and succeeds once `count` measurements are taken without any
-/// of those.
+/// exceed `consecutiveErrorLimit`, and succeeds once `count` conclusive measurements
+/// (successful, or failed within `failureLimit`) are taken without any of those: inconclusive
+/// measurements and errors never count towards `count`, so no data never passes.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.successCondition) || has(self.failureCondition)")

@@ -23,14 +23,14 @@ use crate::{apply_md, deploy, events_about};
 
 /// Requests answered with 5xx by `{{revision}}`, as a share of its requests; no data until it
 /// has answered any.
-const ERROR_RATE: &str = r#"(sum(rate(demo_model_inference_requests_total{namespace="{{namespace}}",modeldeploy_io_revision="{{revision}}",code=~"5.."}[{{interval}}])) or vector(0)) / sum(rate(demo_model_inference_requests_total{namespace="{{namespace}}",modeldeploy_io_revision="{{revision}}"}[{{interval}}]))"#;
+pub(crate) const ERROR_RATE: &str = r#"(sum(rate(demo_model_inference_requests_total{namespace="{{namespace}}",modeldeploy_io_revision="{{revision}}",code=~"5.."}[{{interval}}])) or vector(0)) / sum(rate(demo_model_inference_requests_total{namespace="{{namespace}}",modeldeploy_io_revision="{{revision}}"}[{{interval}}]))"#;
 
 /// The candidate's 99th percentile latency, in seconds.
-const P99: &str = r#"histogram_quantile(0.99, sum by (le) (rate(demo_model_inference_duration_seconds_bucket{namespace="{{namespace}}",modeldeploy_io_revision="{{revision}}"}[{{interval}}])))"#;
+pub(crate) const P99: &str = r#"histogram_quantile(0.99, sum by (le) (rate(demo_model_inference_duration_seconds_bucket{namespace="{{namespace}}",modeldeploy_io_revision="{{revision}}"}[{{interval}}])))"#;
 
 const INTERVAL: &str = "10s";
 
-fn metric(name: &str, query: &str, failure: &str, count: Option<i32>) -> Metric {
+pub(crate) fn metric(name: &str, query: &str, failure: &str, count: Option<i32>) -> Metric {
     Metric {
         name: name.into(),
         interval: Some(ApiDuration(INTERVAL.into())),
@@ -57,7 +57,7 @@ fn metric(name: &str, query: &str, failure: &str, count: Option<i32>) -> Metric 
     }
 }
 
-fn analysis(metrics: Vec<Metric>) -> AnalysisSpec {
+pub(crate) fn analysis(metrics: Vec<Metric>) -> AnalysisSpec {
     AnalysisSpec {
         metrics,
         ..AnalysisSpec::default()
@@ -86,7 +86,7 @@ async fn rolling_out(
 }
 
 /// As [`rolling_out`], with the server settings `stable_env` for version 1.
-async fn rolling_out_from(
+pub(crate) async fn rolling_out_from(
     scenario: &Scenario,
     strategy: Option<StrategySpec>,
     stable_env: &[(&str, &str)],
@@ -358,7 +358,7 @@ fn step_metric(status: &ModelDeploymentStatus) -> Option<MetricStatus> {
         .cloned()
 }
 
-fn pause_reason(status: &ModelDeploymentStatus) -> Option<PauseReason> {
+pub(crate) fn pause_reason(status: &ModelDeploymentStatus) -> Option<PauseReason> {
     status.rollout.as_ref()?.pause.as_ref().map(|p| p.reason)
 }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod analysis;
+mod analysis_blue_green;
 mod gate;
 mod harness;
 mod history;

@@ -126,7 +126,7 @@ pub fn metric_phase(metric: &Metric, count: Option<i32>, status: &MetricStatus) 
             .unwrap_or(DEFAULT_CONSECUTIVE_ERROR_LIMIT)
     {
         AnalysisPhase::Error
-    } else if count.is_some_and(|count| status.measured - status.errors >= count) {
+    } else if count.is_some_and(|count| status.successful + status.failed >= count) {
         // Errors are retried, so only real measurements count towards `count`.
         AnalysisPhase::Successful
     } else {

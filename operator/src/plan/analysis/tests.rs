@@ -594,3 +594,20 @@ fn a_missing_template_stalls_the_rollout_before_any_traffic_moves() {
     assert_eq!(world.weight_of(&new), 20);
     assert_eq!(world.measured.len(), 1);
 }
+
+#[test]
+fn inconclusive_measurements_within_their_limit_never_count_towards_success() {
+    let mut m = metric("error-rate", "result < 0.05");
+    m.count = Some(2);
+    m.inconclusive_limit = Some(2);
+    let spec = canary(steps(vec![weight(20), gate(analysis(vec![m]))]));
+    let (mut world, _old, new) = rolling_out(spec, |_| Ok(MeasuredValue::vector([])));
+    world.settle(20);
+    run(&mut world, 60, 4);
+    assert_eq!(
+        pause_reason(&world),
+        Some(PauseReason::AnalysisInconclusive)
+    );
+    assert_eq!(world.weight_of(&new), 20, "no data never passes");
+    assert_eq!(world.count("AnalysisSuccessful"), 0);
+}
