@@ -13,13 +13,17 @@ use super::Duration;
 /// refused before traffic moves.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("(has(self.metrics) && size(self.metrics) > 0) || (has(self.templates) && size(self.templates) > 0)")
-    .message("an analysis needs metrics, or templates that hold them"))]
+#[x_kube(validation = Rule::new("(has(self.metrics) && size(self.metrics) > 0) || (has(self.templates) && size(self.templates) > 0) || (has(self.checks) && size(self.checks) > 0)")
+    .message("an analysis needs metrics, checks, or templates that hold metrics"))]
 pub struct AnalysisSpec {
     /// The metrics, each measured `count` times, `interval` apart.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub metrics: Vec<Metric>,
+    /// Built-in checks of the candidate's success rate and latency, written as metrics for you.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 4))]
+    pub checks: Vec<super::BuiltInCheck>,
     /// `ModelAnalysisTemplate`s (or, with `clusterScope: true`,
     /// `ClusterModelAnalysisTemplate`s) whose metrics join `metrics`. A template that is missing,
     /// a metric name used twice, or a template argument left without a value stalls the rollout

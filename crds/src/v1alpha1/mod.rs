@@ -9,6 +9,7 @@ mod ab_decision;
 mod analysis;
 mod analysis_status;
 mod analysis_template;
+mod builtin_check;
 mod duration;
 mod model;
 mod request;
@@ -34,6 +35,7 @@ pub use analysis_template::{
     ClusterModelAnalysisTemplate, ClusterModelAnalysisTemplateSpec, ModelAnalysisTemplate,
     ModelAnalysisTemplateSpec, TemplateArg,
 };
+pub use builtin_check::{BuiltInCheck, CheckSource, LatencyCheck, SuccessRateCheck};
 pub use duration::{Duration, DurationError};
 pub use model::{ModelSpec, RegistryKind, RegistryReference, StorageCredentials};
 pub use request::{REQUEST_ANNOTATION, RequestAction, RolloutRequest};

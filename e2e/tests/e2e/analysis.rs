@@ -7,10 +7,11 @@ use std::time::Duration;
 use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use modeldeploy_api::v1alpha1::{
-    AbDecision, AbTestStrategy, AnalysisSpec, AnalysisTemplateRef, CanaryStep, CanaryStrategy,
-    DecisionGoal, DecisionPhase, Duration as ApiDuration, Metric, MetricProvider, MetricStatus,
-    ModelAnalysisTemplate, ModelAnalysisTemplateSpec, ModelDeployment, ModelDeploymentStatus,
-    NoDataPolicy, PauseReason, PrometheusMetric, ProportionDecision, RolloutStage, StrategySpec,
+    AbDecision, AbTestStrategy, AnalysisSpec, AnalysisTemplateRef, BuiltInCheck, CanaryStep,
+    CanaryStrategy, DecisionGoal, DecisionPhase, Duration as ApiDuration, LatencyCheck, Metric,
+    MetricProvider, MetricStatus, ModelAnalysisTemplate, ModelAnalysisTemplateSpec,
+    ModelDeployment, ModelDeploymentStatus, NoDataPolicy, PauseReason, PrometheusMetric,
+    ProportionDecision, RolloutStage, StrategySpec, SuccessRateCheck,
 };
 use modeldeploy_e2e::Scenario;
 use modeldeploy_e2e::load::{LoadSpec, Stop};
@@ -167,9 +168,20 @@ async fn a_healthy_canary_promotes_by_itself_through_background_and_step_analysi
 /// rolled back: the abort names the metric, and traffic is all on stable when the rollout
 /// reports itself aborted.
 async fn rolled_back(prefix: &str, env: &[(&str, &str)], failing: Metric) {
-    let scenario = Scenario::start(prefix, false).await;
     let name = failing.name.clone();
     let strategy = canary(vec![weight(50), pause(None)], failing);
+    Box::pin(rolled_back_by(prefix, env, strategy, &name)).await;
+}
+
+/// Rolls out a candidate with `env` under `strategy`, whose background analysis fails on the
+/// metric `name`.
+async fn rolled_back_by(
+    prefix: &str,
+    env: &[(&str, &str)],
+    strategy: Option<StrategySpec>,
+    name: &str,
+) {
+    let scenario = Scenario::start(prefix, false).await;
     let (models, old, load) = rolling_out(&scenario, strategy, env).await;
     let status = until_status(
         &models,
@@ -219,6 +231,43 @@ async fn a_canary_whose_latency_breaches_its_p99_is_rolled_back() {
         &[("LATENCY_MS", "300")],
         metric("p99-latency", P99, "result > 0.2", None),
     )
+    .await;
+}
+
+#[tokio::test]
+async fn a_built_in_check_against_stable_rolls_back_a_canary_worse_than_stable() {
+    let check = BuiltInCheck {
+        source: None,
+        interval: Some(ApiDuration(INTERVAL.into())),
+        count: None,
+        failure_limit: None,
+        success_rate: Some(SuccessRateCheck {
+            min_percent: None,
+            max_drop_percent: Some("5".into()),
+        }),
+        latency: Some(LatencyCheck {
+            percentile: None,
+            max_ms: Some(200),
+            max_increase_percent: None,
+        }),
+    };
+    let strategy = Some(StrategySpec {
+        canary: Some(CanaryStrategy {
+            steps: vec![weight(50), pause(None)],
+            analysis: Some(AnalysisSpec {
+                checks: vec![check],
+                ..AnalysisSpec::default()
+            }),
+            ..CanaryStrategy::default()
+        }),
+        ..StrategySpec::default()
+    });
+    Box::pin(rolled_back_by(
+        "analysis-builtin",
+        &[("ERROR_RATE", "0.2")],
+        strategy,
+        "success-rate-vs-stable",
+    ))
     .await;
 }
 

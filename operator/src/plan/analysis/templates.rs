@@ -1,6 +1,7 @@
-//! Analysis templates inlined into the spec: each `analysis.templates` entry is replaced by the
-//! template's metrics, and its arguments join `analysis.args`. Done before planning, so that the
-//! planner, the checks and the measurements see one plain list of metrics.
+//! Analysis templates and built-in checks inlined into the spec: each `analysis.templates` entry
+//! is replaced by the template's metrics (its arguments join `analysis.args`), and each
+//! `analysis.checks` entry by the metrics it stands for. Done before planning, so that the
+//! planner, the validation and the measurements see one plain list of metrics.
 
 use std::collections::BTreeSet;
 
@@ -24,7 +25,7 @@ pub trait TemplateSource {
     fn template(&self, reference: &AnalysisTemplateRef) -> Option<TemplateBody>;
 }
 
-/// `spec` with every template inlined; `Ok(None)` when no analysis names a template, so that
+/// `spec` with every template and check inlined; `Ok(None)` when no analysis has any, so that
 /// the common case copies nothing. The error names the analysis and what is wrong.
 pub fn inline(
     spec: &ModelDeploymentSpec,
@@ -32,7 +33,10 @@ pub fn inline(
 ) -> Result<Option<ModelDeploymentSpec>, String> {
     let locations: Vec<Location> = Location::all(spec)
         .into_iter()
-        .filter(|l| l.get(spec).is_some_and(|a| !a.templates.is_empty()))
+        .filter(|l| {
+            l.get(spec)
+                .is_some_and(|a| !a.templates.is_empty() || !a.checks.is_empty())
+        })
         .collect();
     if locations.is_empty() {
         return Ok(None);
@@ -49,6 +53,17 @@ pub fn inline(
 fn inline_one(analysis: &mut AnalysisSpec, source: &dyn TemplateSource) -> Result<(), String> {
     let mut names: BTreeSet<String> = analysis.metrics.iter().map(|m| m.name.clone()).collect();
     let given: BTreeSet<String> = analysis.args.iter().map(|a| a.name.clone()).collect();
+    for check in std::mem::take(&mut analysis.checks) {
+        for metric in super::checks::metrics(&check)? {
+            if !names.insert(metric.name.clone()) {
+                return Err(format!(
+                    "the built-in check metric {} is defined twice: give each bound once",
+                    metric.name
+                ));
+            }
+            analysis.metrics.push(metric);
+        }
+    }
     for reference in std::mem::take(&mut analysis.templates) {
         let kind = if reference.cluster_scope {
             "ClusterModelAnalysisTemplate"
@@ -235,7 +250,7 @@ mod tests {
                     value_from: None,
                 },
             ],
-            on_failure: None,
+            ..AnalysisSpec::default()
         });
         let inlined = inline(&spec, &table()).unwrap().unwrap();
         let analysis = background(&inlined);
