@@ -60,8 +60,10 @@ e2e: ## End-to-end tests against a fresh local control plane
 	e2e/kstatus/build.sh >/dev/null
 	e2e/controlplane/run.sh -- $(CARGO) test --locked -p modeldeploy-e2e -- --test-threads=8
 
-bench: ## Time from an abort request to traffic back on stable, per provider, on a fresh local control plane
-	RUST_LOG=$${RUST_LOG:-error} CONTROLPLANE_RUN=$(CURDIR)/.run/bench e2e/controlplane/run.sh -- $(CARGO) run --quiet --locked -p modeldeploy-bench --bin abort-latency
+bench: ## Time from an abort request, and from a failing analysis measurement, to traffic back on stable, on a fresh local control plane
+	$(CARGO) build --quiet --locked -p modeldeploy-operator -p modeldeploy-bench
+	RUST_LOG=$${RUST_LOG:-error} CONTROLPLANE_RUN=$(CURDIR)/.run/bench e2e/controlplane/run.sh -- \
+	  sh -c '$(CARGO) run --quiet --locked -p modeldeploy-bench --bin abort-latency && $(CARGO) run --quiet --locked -p modeldeploy-bench --bin analysis-abort'
 
 controlplane: ## Build (or reuse) the local control-plane binaries
 	e2e/controlplane/build.sh

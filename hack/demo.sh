@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make demo`: a local Kubernetes control plane whose model pods really serve, the operator, the
-# demo model (config/samples/demo-model-canary.yaml) answering through the local Gateway, and
-# version 1.1.0 rolled out as a canary under steady load: the load generator's per-second lines
-# show the split move from 1.0.0 to ~20 %, ~50 % and 100 % of 1.1.0 as the canary is promoted.
-# Leaves everything running until Ctrl-C; with DEMO_EXIT=1 (CI) it exits once the rollout is
-# done, non-zero if the walk misses its deadline or no answer ever came from 1.1.0.
+# demo model (config/samples/demo-model-canary.yaml) answering through the local Gateway, and two
+# canaries under steady load, judged by analysis of the servers' real metrics in Prometheus:
+# version 1.1.0 is healthy and promoted by itself (the load generator's per-second lines show the
+# split move from 1.0.0 to ~20 %, ~50 % and 100 % of 1.1.0); version 1.2.0 fails a third of its
+# requests and is rolled back by itself. Leaves everything running until Ctrl-C; with DEMO_EXIT=1
+# (CI) it exits once both are done, non-zero if either misses its deadline or ends otherwise.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN=$REPO/.run/demo
@@ -13,9 +14,10 @@ NAME=iris-demo
 HOST=iris.models.local
 SAMPLE=config/samples/demo-model-canary.yaml
 NEW_VERSION=1.1.0
-# Seconds each canary pause is held before promoting, so that its split shows in a few lines.
+BAD_VERSION=1.2.0
+# Seconds the result of each canary is shown before going on.
 HOLD=${DEMO_HOLD:-8}
-# Bound on the whole canary walk, from applying 1.1.0 to Ready on it.
+# Bound on each canary, from applying it to its end.
 WALK_TIMEOUT=${DEMO_WALK_TIMEOUT:-240}
 cd "$REPO"
 
@@ -63,7 +65,8 @@ echo "customresourcedefinition/modeldeployments.modeldeploy.io established"
 
 say "Starting modeldeploy-operator (logs: $RUN/operator.log)"
 target/debug/modeldeploy-operator --kubeconfig "$KUBECONFIG" --http-address 127.0.0.1:0 \
-  --leader-election-namespace default > "$RUN/operator.log" 2>&1 &
+  --leader-election-namespace default --prometheus-url "$MODELDEPLOY_PROMETHEUS_URL" \
+  > "$RUN/operator.log" 2>&1 &
 OPERATOR_PID=$!
 
 say "Deploying the demo model, version 1.0.0 ($SAMPLE)"
@@ -95,51 +98,52 @@ VIEW_PID=$!
 sleep 3
 
 # The user's manifest stays the thing applied: the sample with the model version and the server's
-# MODEL_VERSION, which must agree, set to the new version. The file on disk is left as it is.
-new_manifest() {
-  sed -e "s/^\(    version: \)\"1\.0\.0\"/\1\"$NEW_VERSION\"/" \
-      -e "s/\(name: MODEL_VERSION, value: \)\"1\.0\.0\"/\1\"$NEW_VERSION\"/" "$SAMPLE"
+# MODEL_VERSION, which must agree, set to a new version, and the server's settings `$2` (a YAML
+# env item) added. The file on disk is left as it is.
+manifest() {
+  sed -e "s/^\(    version: \)\"1\.0\.0\"/\1\"$1\"/" \
+      -e "s/\(name: MODEL_VERSION, value: \)\"1\.0\.0\"/\1\"$1\"/" \
+      -e "${2:+/name: MODEL_VERSION/a\\      $2}" "$SAMPLE"
 }
 # A sample that no longer matches these patterns would roll out nothing; better to say so.
-[ "$(new_manifest | grep -c "\"$NEW_VERSION\"")" = 2 ] \
+[ "$(manifest "$NEW_VERSION" | grep -c "\"$NEW_VERSION\"")" = 2 ] \
   || fail "$SAMPLE does not set version \"1.0.0\" and MODEL_VERSION \"1.0.0\" as expected"
 
-say "Rolling out model version $NEW_VERSION as a canary: 20 %, pause, 50 %, pause, each until promoted"
-diff -u "$SAMPLE" <(new_manifest) --label "$SAMPLE" --label "$SAMPLE (applied)" | sed 's/^/    /' || true
-new_manifest | kubectl apply -n "$NS" -f -
-walk_deadline=$((SECONDS + WALK_TIMEOUT))
-
 jsonpath() { kubectl get -n "$NS" "mdep/$NAME" -o jsonpath="$1"; }
-# Prints the plugin's status each time the phase, the step or the traffic changes, until the
-# condition `until` holds; fails once the walk's deadline passes.
+# Prints the plugin's status each time the phase, the step, the traffic or an analysis count
+# changes, until the condition `until` holds; fails once the deadline passes.
 follow() {
-  local until=$1 last="" now
+  local until=$1 last="" now deadline=$((SECONDS + WALK_TIMEOUT))
   while :; do
-    now=$(jsonpath '{.status.phase} {.status.rollout.step} {.status.trafficSummary}')
+    now=$(jsonpath '{.status.phase} {.status.rollout.step} {.status.trafficSummary} {.status.rollout.analysis[*].metrics[*].measured}')
     if [ "$now" != "$last" ]; then
       echo; kubectl modeldeploy status -n "$NS" "$NAME" | sed -n '1,/^Conditions/p' | sed '$d'
       last=$now
     fi
     eval "$until" && return 0
-    [ $SECONDS -lt $walk_deadline ] \
-      || fail "the canary walk did not finish within ${WALK_TIMEOUT}s; see $RUN/operator.log"
+    [ $SECONDS -lt $deadline ] \
+      || fail "the canary did not end within ${WALK_TIMEOUT}s; see $RUN/operator.log"
     sleep 1
   done
 }
-# Waits for the manual pause at step index $1 (from 0), lets the load show its split, promotes.
-promote_at() {
-  follow "[ \"\$(jsonpath '{.status.rollout.stepIndex} {.status.rollout.pause.reason}')\" = '$1 Indefinite' ]"
-  say "The canary waits for a person at '$(jsonpath '{.status.rollout.step}')'; the split holds for ${HOLD}s"
-  sleep "$HOLD"
-  say "kubectl modeldeploy promote -n $NS $NAME"
-  kubectl modeldeploy promote -n "$NS" "$NAME"
-}
-promote_at 1
-promote_at 3
+
+say "Rolling out model version $NEW_VERSION as a canary; analysis decides, nobody promotes"
+diff -u "$SAMPLE" <(manifest "$NEW_VERSION") --label "$SAMPLE" --label "$SAMPLE (applied)" | sed 's/^/    /' || true
+manifest "$NEW_VERSION" | kubectl apply -n "$NS" -f -
 follow "[ \"\$(jsonpath '{.status.phase} {.status.servingModelVersion}')\" = 'Healthy $NEW_VERSION' ]"
 kubectl wait -n "$NS" --for=condition=Ready "mdep/$NAME" --timeout=60s
-say "Version $NEW_VERSION serves all traffic"
-sleep "$((HOLD / 2))"
+say "Version $NEW_VERSION passed its analysis and serves all traffic"
+sleep "$HOLD"
+
+say "Rolling out model version $BAD_VERSION, which fails a third of its requests"
+BAD_ENV='- {name: ERROR_RATE, value: "0.3"}'
+diff -u "$SAMPLE" <(manifest "$BAD_VERSION" "$BAD_ENV") --label "$SAMPLE" --label "$SAMPLE (applied)" | sed 's/^/    /' || true
+manifest "$BAD_VERSION" "$BAD_ENV" | kubectl apply -n "$NS" -f -
+follow "[ \"\$(jsonpath '{.status.rollout.stage}')\" = Aborted ]"
+say "Version $BAD_VERSION failed its analysis: $(jsonpath '{.status.rollout.abortReason}')"
+[ "$(jsonpath '{.status.servingModelVersion}')" = "$NEW_VERSION" ] \
+  || fail "version $NEW_VERSION should serve after the rollback"
+sleep "$HOLD"
 stop_load
 
 say "Every answer of the load generator, added up from its seconds"

@@ -11,4 +11,7 @@ trap 'exit 130' INT TERM
 "$DIR/up.sh" --owner $$ "$RUN"
 # shellcheck source=/dev/null
 . "$RUN/env"
+# Test threads deserialize ModelDeployments, whose generated code nests one large frame per level
+# of the spec: in a debug build more than the 2 MiB a test thread gets by default.
+export RUST_MIN_STACK=${RUST_MIN_STACK:-16777216}
 "$@"

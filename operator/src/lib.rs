@@ -5,6 +5,7 @@
 //! [`apply`] and the controller shell.
 
 pub mod analysis;
+pub mod analysis_metrics;
 pub mod announce;
 pub mod apply;
 pub mod cache;

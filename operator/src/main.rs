@@ -80,8 +80,27 @@ fn http_url(value: &str) -> Result<String, String> {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// Stack of each runtime thread. A ModelDeployment's generated deserializer nests one large
+/// frame per level of the spec, which in a debug build comes near tokio's default of 2 MiB; the
+/// memory is reserved, not used, until a thread needs it.
+const THREAD_STACK: usize = 8 << 20;
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("modeldeploy-operator: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(operator_main())
+}
+
+async fn operator_main() -> ExitCode {
     let args = Args::parse();
     if let Err(message) = telemetry::init(args.log_format, &args.log_level) {
         eprintln!("modeldeploy-operator: {message}");

@@ -35,6 +35,8 @@ pub struct Metrics {
     reconcile_duration: Histogram,
     kube_requests: Family<KubeRequestLabels, Counter>,
     leader: Gauge,
+    /// Per-ModelDeployment values and phases of the analyses in progress.
+    pub analysis: crate::analysis_metrics::AnalysisMetrics,
 }
 
 impl Default for Metrics {
@@ -70,12 +72,15 @@ impl Metrics {
             "1 while this replica holds the leader lease",
             leader.clone(),
         );
+        let analysis = crate::analysis_metrics::AnalysisMetrics::default();
+        analysis.register(&mut registry);
         Self {
             registry,
             reconciles,
             reconcile_duration,
             kube_requests,
             leader,
+            analysis,
         }
     }
 

@@ -221,7 +221,10 @@ async fn read_and_reconcile(cached: &ModelDeployment, ctx: &Context) -> Result<A
             reconcile_one(&md, ctx, &caches).await
         }
         // Gone or going: the garbage collector removes the children.
-        _ => Ok(Action::await_change()),
+        _ => {
+            ctx.metrics.analysis.observe(&namespace, &name, None);
+            Ok(Action::await_change())
+        }
     }
 }
 
@@ -393,6 +396,11 @@ async fn advance(
         *recorded = Some(plan.status.clone());
     }
 
+    ctx.metrics.analysis.observe(
+        &scope.owner.namespace,
+        &scope.owner.name,
+        plan.status.rollout.as_ref(),
+    );
     let requeue = plan
         .requeue_after
         .into_iter()
