@@ -52,26 +52,20 @@ async fn value(State(state): State<Shared>) -> String {
 
 fn strategy(url: String) -> Option<StrategySpec> {
     let metric = Metric {
-        name: "error-rate".into(),
         interval: Some(ApiDuration("1s".into())),
-        count: None,
-        initial_delay: None,
-        success_condition: None,
         failure_condition: Some("result > 0.1".into()),
-        failure_limit: None,
-        inconclusive_limit: None,
-        consecutive_error_limit: None,
-        no_data: None,
-        dry_run: None,
-        provider: MetricProvider {
-            prometheus: None,
-            web: Some(WebMetric {
-                url,
-                json_path: Some("$.errorRate".into()),
-                headers: Vec::new(),
-                timeout: None,
-            }),
-        },
+        ..Metric::new(
+            "error-rate",
+            MetricProvider {
+                prometheus: None,
+                web: Some(WebMetric {
+                    url,
+                    json_path: Some("$.errorRate".into()),
+                    headers: Vec::new(),
+                    timeout: None,
+                }),
+            },
+        )
     };
     Some(StrategySpec {
         canary: Some(CanaryStrategy {
@@ -211,11 +205,11 @@ async fn main() -> ExitCode {
         "failing measurement → traffic on stable; {rounds} rounds, warm operator, real pods, Traefik"
     );
     println!(
-        "{:<34} {:>8} {:>8} {:>8} {:>14}",
+        "{:<38} {:>8} {:>8} {:>8} {:>14}",
         "", "median", "p90", "max", "target"
     );
     println!(
-        "{:<34} {:>8} {:>8} {:>8} {:>14}",
+        "{:<38} {:>8} {:>8} {:>8} {:>14}",
         "written (HTTPRoute on the API)",
         ms(percentile(&written, 0.5)),
         ms(percentile(&written, 0.9)),
@@ -223,7 +217,7 @@ async fn main() -> ExitCode {
         format!("median ≤ {}", ms(TARGET))
     );
     println!(
-        "{:<34} {:>8} {:>8} {:>8} {:>14}",
+        "{:<38} {:>8} {:>8} {:>8} {:>14}",
         "served (Traefik, polled every 200 ms)",
         ms(percentile(&served, 0.5)),
         ms(percentile(&served, 0.9)),

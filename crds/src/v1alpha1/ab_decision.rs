@@ -11,8 +11,9 @@ use super::{Duration, MetricProvider};
 /// winners, with a sample-ratio-mismatch guard.
 ///
 /// Each query is asked once per variant, with `{{revision}}` set to that variant's revision, and
-/// must return the variant's cumulative total since the test started: use `{{elapsed}}` (the
-/// time since the test started, e.g. `3600s`) as the range, e.g.
+/// must return the variant's cumulative total since the test started counting, one interval
+/// after the split went live: use `{{elapsed}}` (the time since then, e.g. `3600s`) as the
+/// range, e.g.
 /// `sum(increase(conversions_total{revision="{{revision}}"}[{{elapsed}}]))`. The other
 /// variables of an analysis apply too (`{{name}}`, `{{namespace}}`, `{{stableRevision}}`,
 /// `{{service}}`, `{{interval}}`).
@@ -96,7 +97,8 @@ pub struct MeanDecision {
 #[serde(rename_all = "camelCase")]
 pub struct DecisionStatus {
     pub phase: DecisionPhase,
-    /// When the test started; `{{elapsed}}` counts from here.
+    /// When the test starts counting: one interval after the split is live, so that the counts
+    /// hold only requests of the split. `{{elapsed}}` counts from here.
     pub started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
     /// When the counts were last read completely.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -259,3 +259,39 @@ pub struct WebMetricHeader {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_from: Option<ValueSource>,
 }
+
+impl Metric {
+    /// A metric of `provider` measured once, without conditions yet and with every limit at its
+    /// default: a start for code that writes metrics (built-in checks, templates in tests).
+    pub fn new(name: impl Into<String>, provider: MetricProvider) -> Metric {
+        Metric {
+            name: name.into(),
+            interval: None,
+            count: None,
+            initial_delay: None,
+            success_condition: None,
+            failure_condition: None,
+            failure_limit: None,
+            inconclusive_limit: None,
+            consecutive_error_limit: None,
+            no_data: None,
+            dry_run: None,
+            provider,
+        }
+    }
+}
+
+impl MetricProvider {
+    /// A PromQL query of the operator's `--prometheus-url`.
+    pub fn prometheus(query: impl Into<String>) -> MetricProvider {
+        MetricProvider {
+            prometheus: Some(PrometheusMetric {
+                address: None,
+                query: query.into(),
+                timeout: None,
+                bearer_token_secret_ref: None,
+            }),
+            web: None,
+        }
+    }
+}

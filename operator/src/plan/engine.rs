@@ -838,11 +838,12 @@ fn target(input: &Input<'_>, steps: &Steps, stable: &str, mut rollout: RolloutSt
         });
         wake = None;
     }
-    // A decision starts with its step, so its first reading is an interval from here.
+    // A decision starts counting one interval after its step starts, once the split is live and
+    // the candidate's series are scraped, so that the counts hold only requests of the split.
     if let Some(decision) = deciding(steps, &rollout) {
         let status = rollout
             .decision
-            .get_or_insert_with(|| Decider::started(input.now));
+            .get_or_insert_with(|| Decider::started(add(input.now, decision.interval())));
         if rollout
             .pause
             .as_ref()

@@ -263,6 +263,18 @@ impl World {
             .map_or(0, |r| r.replicas)
     }
 
+    /// The status condition of `type_`; panics when there is none.
+    pub fn condition(
+        &self,
+        type_: &str,
+    ) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+        self.status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .unwrap_or_else(|| panic!("no {type_} condition in {:?}", self.status.conditions))
+    }
+
     pub fn count(&self, reason: &str) -> usize {
         self.announced.iter().filter(|(r, _)| r == reason).count()
     }

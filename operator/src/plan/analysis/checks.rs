@@ -2,9 +2,7 @@
 //! latency (absolute, or against the stable revision) over the demo model server's or Istio's
 //! metrics, and the conditions on them.
 
-use modeldeploy_api::v1alpha1::{
-    BuiltInCheck, CheckSource, Duration, Metric, MetricProvider, PrometheusMetric,
-};
+use modeldeploy_api::v1alpha1::{BuiltInCheck, CheckSource, Duration, Metric, MetricProvider};
 
 const DEFAULT_INTERVAL: &str = "1m";
 const DEFAULT_PERCENTILE: i32 = 99;
@@ -64,27 +62,13 @@ pub fn metrics(check: &BuiltInCheck) -> Result<Vec<Metric>, String> {
         .clone()
         .unwrap_or_else(|| Duration(DEFAULT_INTERVAL.to_owned()));
     let metric = |name: String, query: String, failure: String| Metric {
-        name,
         interval: Some(interval.clone()),
         count: check.count,
         // The first window holds only requests of the split the analysis judges.
         initial_delay: Some(interval.clone()),
-        success_condition: None,
         failure_condition: Some(failure),
         failure_limit: check.failure_limit,
-        inconclusive_limit: None,
-        consecutive_error_limit: None,
-        no_data: None,
-        dry_run: None,
-        provider: MetricProvider {
-            prometheus: Some(PrometheusMetric {
-                address: None,
-                query,
-                timeout: None,
-                bearer_token_secret_ref: None,
-            }),
-            web: None,
-        },
+        ..Metric::new(name, MetricProvider::prometheus(query))
     };
     let mut metrics = Vec::new();
     if let Some(rate) = &check.success_rate {

@@ -50,7 +50,7 @@ pub struct Decider {
 }
 
 impl Decider {
-    fn interval(&self) -> Duration {
+    pub fn interval(&self) -> Duration {
         self.spec
             .interval
             .as_ref()
@@ -79,11 +79,11 @@ impl Decider {
         }
     }
 
-    /// A new decision, started `now`.
-    pub fn started(now: Timestamp) -> DecisionStatus {
+    /// A new decision, counting from `start`.
+    pub fn started(start: Timestamp) -> DecisionStatus {
         DecisionStatus {
             phase: DecisionPhase::Measuring,
-            started_at: Time(now),
+            started_at: Time(start),
             measured_at: None,
             readings: 0,
             consecutive_errors: 0,
@@ -112,8 +112,12 @@ impl Decider {
         )
     }
 
+    /// `maxDuration` after the step started, one interval before counting started.
     fn ends_at(&self, status: &DecisionStatus) -> Timestamp {
-        add(status.started_at.0, self.max_duration)
+        add(
+            status.started_at.0,
+            self.max_duration.saturating_sub(self.interval()),
+        )
     }
 
     /// The queries due now, one per source and variant, with `{{revision}}` set to the
@@ -376,20 +380,7 @@ impl Decider {
 
 /// A reading of one source, as a metric for the measurer: only its provider and name count.
 fn query(name: &str, provider: &MetricProvider) -> Metric {
-    Metric {
-        name: name.to_owned(),
-        interval: None,
-        count: None,
-        initial_delay: None,
-        success_condition: None,
-        failure_condition: None,
-        failure_limit: None,
-        inconclusive_limit: None,
-        consecutive_error_limit: None,
-        no_data: None,
-        dry_run: None,
-        provider: provider.clone(),
-    }
+    Metric::new(name, provider.clone())
 }
 
 fn variant(revision: &str, arm: &ArmSummary) -> VariantStatus {

@@ -6,7 +6,7 @@
 
 use modeldeploy_api::v1alpha1::{
     AbDecision, AbTestStrategy, DecisionGoal, DecisionPhase, Duration as ApiDuration,
-    InconclusivePolicy, MetricProvider, ModelDeploymentSpec, PauseReason, Phase, PrometheusMetric,
+    InconclusivePolicy, MetricProvider, ModelDeploymentSpec, PauseReason, Phase,
     ProportionDecision, RequestAction, RolloutStage, StrategySpec,
 };
 
@@ -16,15 +16,7 @@ use crate::plan::sim::World;
 use crate::testing::spec;
 
 fn prometheus(query: &str) -> MetricProvider {
-    MetricProvider {
-        prometheus: Some(PrometheusMetric {
-            address: None,
-            query: query.into(),
-            timeout: None,
-            bearer_token_secret_ref: None,
-        }),
-        web: None,
-    }
+    MetricProvider::prometheus(query)
 }
 
 fn decision() -> AbDecision {
@@ -321,7 +313,8 @@ fn counts_that_cannot_be_read_past_the_limit_hold_and_resume_reads_again() {
     world.settle(20);
     let working = world.measure.take();
     world.measure = Some(Box::new(|_| Err("connection refused".to_owned())));
-    run_minutes(&mut world, 4);
+    // Counting starts a minute after the split; the first reading a minute later.
+    run_minutes(&mut world, 5);
     assert_eq!(decision_status(&world).phase, DecisionPhase::Measuring);
     assert_eq!(decision_status(&world).consecutive_errors, 4);
     run_minutes(&mut world, 1);
@@ -392,12 +385,7 @@ fn a_decision_query_with_an_unknown_variable_stalls_before_traffic_moves() {
     world.settle(20);
     assert_eq!(world.weight_of(&old), 100);
     assert_eq!(world.weight_of(&new), 0);
-    let stalled = world
-        .status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Stalled")
-        .unwrap();
+    let stalled = world.condition("Stalled");
     assert_eq!(stalled.reason, "InvalidAnalysis");
     assert!(
         stalled

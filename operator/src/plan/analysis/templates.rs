@@ -115,9 +115,7 @@ fn inline_one(analysis: &mut AnalysisSpec, source: &dyn TemplateSource) -> Resul
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use modeldeploy_api::v1alpha1::{
-        CanaryStrategy, MetricProvider, PrometheusMetric, StrategySpec, ValueSource,
-    };
+    use modeldeploy_api::v1alpha1::{CanaryStrategy, MetricProvider, StrategySpec, ValueSource};
 
     use super::*;
 
@@ -134,26 +132,8 @@ mod tests {
 
     fn metric(name: &str) -> Metric {
         Metric {
-            name: name.into(),
-            interval: None,
-            count: None,
-            initial_delay: None,
             success_condition: Some("result < 1".into()),
-            failure_condition: None,
-            failure_limit: None,
-            inconclusive_limit: None,
-            consecutive_error_limit: None,
-            no_data: None,
-            dry_run: None,
-            provider: MetricProvider {
-                prometheus: Some(PrometheusMetric {
-                    address: None,
-                    query: "up".into(),
-                    timeout: None,
-                    bearer_token_secret_ref: None,
-                }),
-                web: None,
-            },
+            ..Metric::new(name, MetricProvider::prometheus("up"))
         }
     }
 

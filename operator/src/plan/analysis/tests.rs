@@ -6,8 +6,8 @@
 use modeldeploy_api::v1alpha1::{
     AnalysisPhase, AnalysisSpec, BlueGreenStrategy, CanaryStep, CanaryStrategy,
     Duration as ApiDuration, FailurePolicy, Metric, MetricProvider, ModelDeploymentSpec,
-    NoDataPolicy, PauseReason, Phase, PredictionAgreement, PrometheusMetric, RequestAction,
-    RolloutStage, ShadowStrategy, StrategySpec,
+    NoDataPolicy, PauseReason, Phase, PredictionAgreement, RequestAction, RolloutStage,
+    ShadowStrategy, StrategySpec,
 };
 
 use super::MeasuredValue;
@@ -16,26 +16,13 @@ use crate::testing::spec;
 
 fn metric(name: &str, success: &str) -> Metric {
     Metric {
-        name: name.into(),
         interval: Some(ApiDuration("1m".into())),
         count: Some(3),
-        initial_delay: None,
         success_condition: Some(success.into()),
-        failure_condition: None,
-        failure_limit: None,
-        inconclusive_limit: None,
-        consecutive_error_limit: None,
-        no_data: None,
-        dry_run: None,
-        provider: MetricProvider {
-            prometheus: Some(PrometheusMetric {
-                address: None,
-                query: "errors{revision=\"{{revision}}\"}[{{interval}}]".into(),
-                timeout: None,
-                bearer_token_secret_ref: None,
-            }),
-            web: None,
-        },
+        ..Metric::new(
+            name,
+            MetricProvider::prometheus("errors{revision=\"{{revision}}\"}[{{interval}}]"),
+        )
     }
 }
 
@@ -365,12 +352,7 @@ fn an_invalid_condition_stalls_the_rollout_before_any_traffic_moves() {
     world.settle(20);
     assert_eq!(world.weight_of(&old), 100);
     assert_eq!(world.weight_of(&new), 0);
-    let stalled = world
-        .status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Stalled")
-        .unwrap();
+    let stalled = world.condition("Stalled");
     assert_eq!(stalled.reason, "InvalidAnalysis");
     assert!(
         stalled
@@ -565,12 +547,7 @@ fn a_missing_template_stalls_the_rollout_before_any_traffic_moves() {
     world.settle(20);
     assert_eq!(world.weight_of(&old), 100);
     assert_eq!(world.weight_of(&new), 0);
-    let stalled = world
-        .status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Stalled")
-        .unwrap();
+    let stalled = world.condition("Stalled");
     assert_eq!(stalled.reason, "InvalidAnalysis");
     assert!(
         stalled.message.contains("canary.steps[1].analysis")
