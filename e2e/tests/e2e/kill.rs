@@ -40,9 +40,10 @@ use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
 use modeldeploy_api::v1alpha1::{
-    AbTestStrategy, BlueGreenStrategy, Duration, HeaderMatch, HeaderMatchType, ModelDeployment,
-    ModelDeploymentStatus, PauseReason, Phase, REQUEST_ANNOTATION, RequestAction, RequestStatus,
-    RolloutStage, RolloutStatus, RouteMatch, ShadowStrategy, StrategySpec, TrafficSpec,
+    AbTestStrategy, AnalysisSpec, BlueGreenStrategy, CanaryStep, Duration, HeaderMatch,
+    HeaderMatchType, Metric, MetricProvider, ModelDeployment, ModelDeploymentStatus, PauseReason,
+    Phase, REQUEST_ANNOTATION, RequestAction, RequestStatus, RolloutStage, RolloutStatus,
+    RouteMatch, ShadowStrategy, StrategySpec, TrafficSpec, WebMetric,
 };
 use modeldeploy_e2e::process::{
     OperatorCommand, OperatorProcess, killed_by_sigkill, operator_binary, tail, test_dir,
@@ -167,6 +168,147 @@ async fn canary_over_gateway_api_survives_sigkill_at_every_step() {
         assert!(weights.contains(&step), "{step}% was carried: {weights:?}");
     }
     rig.finish(12).await;
+}
+
+/// A web metric this test serves: always healthy; counts the requests it answers.
+async fn healthy_metric() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/value", listener.local_addr().unwrap());
+    let counted = hits.clone();
+    let app = axum::Router::new().route(
+        "/value",
+        axum::routing::get(move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            async { r#"{"errorRate": 0.0}"# }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, hits)
+}
+
+fn web_metric(name: &str, url: &str, count: Option<i32>) -> Metric {
+    Metric {
+        interval: Some(Duration("2s".into())),
+        count,
+        failure_condition: Some("result > 0.1".into()),
+        ..Metric::new(
+            name,
+            MetricProvider {
+                prometheus: None,
+                web: Some(WebMetric {
+                    url: url.to_owned(),
+                    json_path: Some("$.errorRate".into()),
+                    headers: Vec::new(),
+                    timeout: None,
+                }),
+            },
+        )
+    }
+}
+
+fn analysis_of(metrics: Vec<Metric>) -> AnalysisSpec {
+    AnalysisSpec {
+        metrics,
+        ..AnalysisSpec::default()
+    }
+}
+
+#[tokio::test]
+async fn analyses_survive_sigkill_at_every_measurement_without_losing_or_repeating_one() {
+    use RolloutStage::Steps;
+    const GATE: i32 = 5;
+    let rig = Rig::start("kill-analysis", false).await;
+    let (url, hits) = healthy_metric().await;
+    let mut strategy = canary(vec![
+        weight(50),
+        CanaryStep {
+            analysis: Some(analysis_of(vec![web_metric("gate", &url, Some(GATE))])),
+            ..CanaryStep::default()
+        },
+    ]);
+    if let Some(canary) = strategy.as_mut().and_then(|s| s.canary.as_mut()) {
+        canary.analysis = Some(analysis_of(vec![web_metric("watch", &url, None)]));
+    }
+    let mut md = light(iris(2, gateway_traffic(), strategy));
+    rig.launch();
+    rig.apply(&md).await;
+    let old = rig.until_settled(OLD, None, &["iris", "iris-stable"]).await;
+
+    let measured = |run: &'static str, metric: &'static str, n: i32| {
+        move |w: &World| {
+            w.rollout().is_some_and(|r| {
+                r.analysis.iter().any(|a| {
+                    a.name == run
+                        && a.metrics
+                            .iter()
+                            .any(|m| m.name == metric && m.measured >= n)
+                })
+            })
+        }
+    };
+    let started = rig.arm("analysis recorded: the background run starts", |w| {
+        w.rollout()
+            .is_some_and(|r| r.analysis.iter().any(|a| a.name == "background"))
+    });
+    md.spec.model.version = NEW.into();
+    rig.apply(&md).await;
+    rig.fired(started).await;
+    let written = rig.arm("traffic written: the route gives the canary 50%", |w| {
+        w.candidate_weight() == Some(50)
+    });
+    rig.fired(written).await;
+    let mut passed = None;
+    for n in 1..=GATE {
+        let point = rig.arm(
+            &format!("measurement recorded: the step gate's measurement {n}"),
+            measured("step-2", "gate", n),
+        );
+        passed = Some(rig.fired(point).await);
+    }
+    // The last measurement and the gate's verdict are one write: the kill lands right after it.
+    let passed = passed.expect("the gate measured");
+    let background = rig.arm(
+        "measurement recorded: the background's measurement 4",
+        measured("background", "watch", 4),
+    );
+    rig.fired(background).await;
+    let gate = passed
+        .rollout()
+        .and_then(|r| r.analysis.iter().find(|a| a.name == "step-2"))
+        .and_then(|a| a.metrics.first())
+        .cloned()
+        .expect("the gate's record");
+    assert_eq!(gate.measured, GATE, "every measurement once: {gate:?}");
+    assert_eq!(
+        gate.phase,
+        modeldeploy_api::v1alpha1::AnalysisPhase::Successful,
+        "{gate:?}"
+    );
+    let times: Vec<Timestamp> = gate.measurements.iter().map(|m| m.measured_at.0).collect();
+    assert!(
+        times
+            .windows(2)
+            .all(|w| w[1].duration_since(w[0]).as_secs() >= 2),
+        "an interval apart, none taken again after a restart: {times:?}"
+    );
+    let promoting = rig.arm("promotion recorded: past the gate", |w| {
+        w.at(Steps, 2) || w.stage_is(RolloutStage::Promoting)
+    });
+    rig.fired(promoting).await;
+    let retired = rig.arm(RETIRED, {
+        let old = old.clone();
+        move |w| w.retired(&old)
+    });
+    rig.fired(retired).await;
+    rig.until_settled(NEW, Some(&old), &["iris", "iris-stable"])
+        .await;
+    assert!(
+        hits.load(std::sync::atomic::Ordering::Relaxed) >= usize::try_from(GATE).unwrap() + 4,
+        "the metric was read at least once per recorded measurement"
+    );
+    rig.finish(usize::try_from(GATE).unwrap() + 5).await;
 }
 
 #[tokio::test]
@@ -1140,9 +1282,54 @@ struct Checks {
     scale_down_at: BTreeMap<String, Timestamp>,
     /// `revision#attempt stage index`, consecutive repeats left out, for the report.
     progress: Vec<String>,
+    /// Measurements recorded per (revision, attempt, analysis, metric), and when the last was
+    /// taken.
+    measured: BTreeMap<MetricKey, (i32, Option<Timestamp>)>,
 }
 
+/// A metric of one attempt of a revision's rollout: (revision, attempt, analysis, metric).
+type MetricKey = (String, u32, String, String);
+
 impl Checks {
+    /// No recorded measurement is lost, none is recorded twice (one write records at most one
+    /// per metric), and each is taken after the one before.
+    fn measurements(&mut self, r: &RolloutStatus, attempt: u32, gap: bool) {
+        for run in &r.analysis {
+            for m in &run.metrics {
+                let key = (
+                    r.revision.clone(),
+                    attempt,
+                    run.name.clone(),
+                    m.name.clone(),
+                );
+                let last_at = m.measurements.last().map(|x| x.measured_at.0);
+                if let Some((before, before_at)) = self.measured.get(&key) {
+                    let at = format!(
+                        "{} {} of revision {}#{attempt}",
+                        run.name, m.name, r.revision
+                    );
+                    if m.measured < *before {
+                        self.violations.push(format!(
+                            "{at}: measurements lost, {before} recorded before and {} now",
+                            m.measured
+                        ));
+                    } else if !gap && m.measured > before + 1 {
+                        self.violations.push(format!(
+                            "{at}: {} measurements recorded in one write",
+                            m.measured - before
+                        ));
+                    }
+                    if m.measured > *before && last_at <= *before_at {
+                        self.violations.push(format!(
+                            "{at}: a measurement recorded at {last_at:?}, not after the one before at {before_at:?}"
+                        ));
+                    }
+                }
+                self.measured.insert(key, (m.measured, last_at));
+            }
+        }
+    }
+
     fn status(&mut self, s: &ModelDeploymentStatus) {
         if !s.traffic.is_empty() {
             let sum: i32 = s.traffic.iter().map(|t| t.weight).sum();
@@ -1232,6 +1419,10 @@ impl Checks {
             (None, _) => {}
         }
 
+        if let Some(r) = &s.rollout {
+            let attempt = self.attempts.get(&r.revision).copied().unwrap_or(1);
+            self.measurements(r, attempt, gap);
+        }
         if let Some(r) = &s.rollout {
             let attempt = self.attempts.get(&r.revision).copied().unwrap_or(1);
             let started = r.started_at.0;
