@@ -170,6 +170,7 @@ fn referring(
         .collect()
 }
 
+/// The objects of kind `K` in `namespace`, or in every namespace.
 fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,

@@ -6,6 +6,7 @@ use tracing::info;
 
 use modeldeploy_api::v1alpha1::{ClusterModelAnalysisTemplate, ModelAnalysisTemplate};
 
+use super::scoped;
 use crate::traffic::{Gateway, GatewayClass, HTTPRoute, VirtualService};
 
 /// Whether the objects of `api` may be listed; says why not when they may not. Without the
@@ -45,16 +46,6 @@ pub struct OptionalApis {
 impl OptionalApis {
     /// Asks the API server which of the optional APIs it serves and lets this operator list.
     pub async fn discover(client: &kube::Client, namespace: Option<&str>) -> OptionalApis {
-        fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
-        where
-            K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-            K::DynamicType: Default,
-        {
-            match namespace {
-                Some(ns) => Api::namespaced(client.clone(), ns),
-                None => Api::all(client.clone()),
-            }
-        }
         let gateway_api = readable(scoped::<HTTPRoute>(client, namespace)).await;
         OptionalApis {
             gateway_api,
