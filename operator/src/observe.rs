@@ -72,6 +72,12 @@ impl Children {
                 })
                 .collect(),
             gateway_features: None,
+            route_pending: provider == modeldeploy_api::v1alpha1::TrafficProvider::GatewayApi
+                && self
+                    .routing
+                    .http_route
+                    .as_ref()
+                    .is_some_and(HTTPRoute::pending_on_data_plane),
         }
     }
 }

@@ -351,6 +351,8 @@ fn transition(
                     ready_for(input, steps, stable, &rollout.revision, t)
                         && input.observed.traffic.as_ref()
                             == Some(&step_plan(stable, &rollout.revision, steps, t))
+                        // Measurements of the next step must judge this split, not the last.
+                        && !input.observed.route_pending
                 }
                 Step::Pause { .. }
                     if deciding(steps, &rollout).is_some()

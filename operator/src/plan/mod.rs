@@ -79,6 +79,9 @@ pub struct Observed {
     pub history: Vec<HistoryEntry>,
     /// What the Gateways in front of the route support, as their classes publish it.
     pub gateway_features: crate::traffic::GatewayFeatures,
+    /// A Gateway controller has not yet accepted the route's current generation with its
+    /// backends resolved (`status.parents`): a traffic step is not reached until it has.
+    pub route_pending: bool,
 }
 
 /// Everything a plan is made from.

@@ -42,6 +42,9 @@ pub(super) struct World {
     pub measured: Vec<(String, String, i64)>,
     /// The analysis templates in the cluster.
     pub templates: Vec<(AnalysisTemplateRef, TemplateBody)>,
+    /// The Gateway has not accepted the route's latest generation: every route write leaves it
+    /// pending until the test clears `observed.route_pending`.
+    pub lagging_gateway: bool,
 }
 
 impl TemplateSource for World {
@@ -68,6 +71,7 @@ impl World {
             measurements: Vec::new(),
             measured: Vec::new(),
             templates: Vec::new(),
+            lagging_gateway: false,
         }
     }
 
@@ -210,6 +214,9 @@ impl World {
         )
         .is_none()
         {
+            if self.observed.traffic.as_ref() != Some(&plan.traffic) && self.lagging_gateway {
+                self.observed.route_pending = true;
+            }
             self.observed.traffic = Some(plan.traffic.clone());
         }
     }

@@ -132,6 +132,7 @@ impl TrafficRouter for GatewayApi {
                 hostnames: settings.map(|g| g.hostnames.clone()).unwrap_or_default(),
                 rules,
             },
+            status: None,
         };
         Routing {
             services: services::behind_route(owner, spec, plan),

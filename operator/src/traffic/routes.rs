@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
     plural = "httproutes",
     namespaced,
     schema = "disabled",
+    status = "HttpRouteStatus",
     derive = "PartialEq",
     derive = "Default"
 )]
@@ -28,6 +29,54 @@ pub struct HttpRouteSpec {
     pub hostnames: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<HttpRouteRule>,
+}
+
+/// What the Gateway controllers report about an HTTPRoute: one entry per parent they handle.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteStatus {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<RouteParentStatus>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteParentStatus {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<RouteCondition>,
+}
+
+/// The fields of a route condition that tell whether the data plane took a generation.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteCondition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+impl HTTPRoute {
+    /// Whether a Gateway controller that reports on this route has not yet accepted its
+    /// current generation with every backend resolved: then requests may still follow the
+    /// previous rules. A route no controller reports on (none installed, or not yet) is taken as
+    /// written.
+    pub fn pending_on_data_plane(&self) -> bool {
+        let Some(status) = &self.status else {
+            return false;
+        };
+        let generation = self.metadata.generation;
+        status.parents.iter().any(|parent| {
+            ["Accepted", "ResolvedRefs"].iter().any(|wanted| {
+                !parent.conditions.iter().any(|c| {
+                    c.type_ == *wanted
+                        && c.status == "True"
+                        && (generation.is_none() || c.observed_generation >= generation)
+                })
+            })
+        })
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -231,4 +280,65 @@ pub struct IstioPort {
 #[serde(rename_all = "camelCase")]
 pub struct IstioPercent {
     pub value: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn route(generation: i64, parents: Vec<Vec<(&str, &str, i64)>>) -> HTTPRoute {
+        let mut route = HTTPRoute::new("iris", HttpRouteSpec::default());
+        route.metadata.generation = Some(generation);
+        route.status = Some(HttpRouteStatus {
+            parents: parents
+                .into_iter()
+                .map(|conditions| RouteParentStatus {
+                    conditions: conditions
+                        .into_iter()
+                        .map(|(type_, status, observed)| RouteCondition {
+                            type_: type_.into(),
+                            status: status.into(),
+                            observed_generation: Some(observed),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        });
+        route
+    }
+
+    #[test]
+    fn a_route_is_pending_until_every_reporting_parent_accepted_its_generation() {
+        let ok = |g| vec![("Accepted", "True", g), ("ResolvedRefs", "True", g)];
+        assert!(!route(3, vec![ok(3)]).pending_on_data_plane());
+        assert!(
+            !route(3, vec![]).pending_on_data_plane(),
+            "no controller reports"
+        );
+        assert!(!HTTPRoute::new("iris", HttpRouteSpec::default()).pending_on_data_plane());
+        assert!(
+            route(3, vec![ok(2)]).pending_on_data_plane(),
+            "an older generation"
+        );
+        assert!(
+            route(3, vec![ok(3), ok(2)]).pending_on_data_plane(),
+            "one parent behind"
+        );
+        assert!(
+            route(
+                3,
+                vec![vec![("Accepted", "True", 3), ("ResolvedRefs", "False", 3)]]
+            )
+            .pending_on_data_plane(),
+            "a backend not resolved"
+        );
+    }
+
+    #[test]
+    fn the_applied_route_carries_no_status() {
+        let json = serde_json::to_value(HTTPRoute::new("iris", HttpRouteSpec::default())).unwrap();
+        assert!(json.get("status").is_none(), "{json}");
+    }
 }

@@ -588,3 +588,27 @@ fn inconclusive_measurements_within_their_limit_never_count_towards_success() {
     assert_eq!(world.weight_of(&new), 20, "no data never passes");
     assert_eq!(world.count("AnalysisSuccessful"), 0);
 }
+
+#[test]
+fn a_step_is_reached_only_once_the_gateway_accepted_the_route_so_metrics_never_judge_the_last_split()
+ {
+    let spec = canary(steps(vec![
+        weight(20),
+        gate(analysis(vec![metric("error-rate", "result < 0.05")])),
+    ]));
+    let (mut world, _old, new) = rolling_out(spec, |_| scalar(0.01));
+    world.lagging_gateway = true;
+    world.settle(20);
+    run(&mut world, 60, 2);
+    assert_eq!(world.weight_of(&new), 20, "the split is written");
+    assert_eq!(world.status.rollout.as_ref().unwrap().step_index, 0);
+    assert!(
+        world.measured.is_empty(),
+        "nothing measured on an unconfirmed split"
+    );
+    world.observed.route_pending = false;
+    world.lagging_gateway = false;
+    world.settle(20);
+    assert_eq!(world.status.rollout.as_ref().unwrap().step_index, 1);
+    assert_eq!(world.measured.len(), 1);
+}
