@@ -51,10 +51,8 @@ impl PrivatePrometheus {
         let targets = std::env::var("MODELDEPLOY_PROMETHEUS_TARGETS").expect(
             "MODELDEPLOY_PROMETHEUS_TARGETS is not set: run the tests under e2e/controlplane/run.sh",
         );
-        let config = PathBuf::from(targets)
-            .parent()
-            .unwrap()
-            .join("prometheus.yml");
+        let prometheus_dir = PathBuf::from(targets).parent().unwrap().to_owned();
+        let config = prometheus_dir.join("prometheus.yml");
         let log = std::fs::File::create(self.data.join("prometheus.log")).unwrap();
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
@@ -68,6 +66,17 @@ impl PrivatePrometheus {
             .stderr(log)
             .spawn()
             .expect("prometheus is installed");
+        // Listed with the control plane's processes, so that its teardown stops this one too
+        // when the test process dies without dropping it (an abort).
+        if let Some(run) = prometheus_dir.parent() {
+            use std::io::Write;
+            if let Ok(mut pids) = std::fs::OpenOptions::new()
+                .append(true)
+                .open(run.join("pids"))
+            {
+                let _ = writeln!(pids, "{} private-prometheus", child.id());
+            }
+        }
         self.child = Some(child);
         let ready = format!("{}/-/ready", self.url());
         crate::wait::until(
