@@ -140,6 +140,19 @@ async fn a_healthy_canary_promotes_by_itself_through_background_and_step_analysi
     scenario.finish().await;
 }
 
+/// Waits until the rollout of `iris` is aborted: traffic all back on stable.
+pub(crate) async fn until_aborted(
+    models: &Api<ModelDeployment>,
+    description: &str,
+) -> ModelDeploymentStatus {
+    until_status(models, "iris", Duration::from_secs(180), description, |s| {
+        s.rollout
+            .as_ref()
+            .is_some_and(|r| r.stage == RolloutStage::Aborted)
+    })
+    .await
+}
+
 /// Waits until the candidate replaces `old` with all traffic, stops `load`, and checks that an
 /// `AnalysisSuccessful` event whose note holds `verdict` says why.
 async fn promoted_by_analysis(
@@ -188,17 +201,10 @@ async fn rolled_back_by(
 ) {
     let scenario = Scenario::start(prefix, false).await;
     let (models, old, load) = rolling_out(&scenario, strategy, env).await;
-    let status = until_status(
+    let status = Box::pin(until_aborted(
         &models,
-        "iris",
-        Duration::from_secs(180),
         "the failing candidate is rolled back",
-        |s| {
-            s.rollout
-                .as_ref()
-                .is_some_and(|r| r.stage == RolloutStage::Aborted)
-        },
-    )
+    ))
     .await;
     load.abort();
     let rollout = status.rollout.as_ref().unwrap();

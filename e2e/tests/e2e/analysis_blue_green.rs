@@ -16,7 +16,7 @@ use modeldeploy_e2e::load::{LoadSpec, Stop};
 use modeldeploy_e2e::rollout::{reported_weight, until_status};
 use modeldeploy_e2e::traffic::Gateway;
 
-use crate::analysis::{ERROR_RATE, P99, analysis, metric, rolling_out_from};
+use crate::analysis::{ERROR_RATE, P99, analysis, metric, rolling_out_from, until_aborted};
 use crate::events_about;
 
 /// An HTTPRoute `iris-preview` for `preview.<namespace>.models.local` to the preview Service,
@@ -163,16 +163,9 @@ async fn a_switch_is_made_only_after_the_preview_passed_and_a_failure_after_it_s
         early.lock().unwrap().is_none(),
         "switched before the analysis passed: {early:?}"
     );
-    let status = Box::pin(until_status(
+    let status = Box::pin(until_aborted(
         &models,
-        "iris",
-        Duration::from_secs(120),
         "the post-promotion analysis switches back",
-        |s| {
-            s.rollout
-                .as_ref()
-                .is_some_and(|r| r.stage == RolloutStage::Aborted)
-        },
     ))
     .await;
     load.abort();

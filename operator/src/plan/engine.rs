@@ -432,10 +432,12 @@ fn judged(steps: &Steps, rollout: &RolloutStatus) -> Judged {
         }
         RolloutStage::Aborting | RolloutStage::Aborted => return Judged::Go,
     }
-    if let Some(verdict) = decision_verdict(steps, rollout) {
-        return verdict;
-    }
-    let mut verdict = Judged::Go;
+    // The decision's hold, like an analysis hold, yields to a guard rail's failure.
+    let mut verdict = match decision_verdict(steps, rollout) {
+        Some(abort @ Judged::Abort(_)) => return abort,
+        Some(verdict) => verdict,
+        None => Judged::Go,
+    };
     for (name, spec) in bearing {
         let Some(run) = analysis::run(&rollout.analysis, name) else {
             continue;

@@ -397,3 +397,45 @@ fn a_decision_query_with_an_unknown_variable_stalls_before_traffic_moves() {
         stalled.message
     );
 }
+
+#[test]
+fn a_failing_guard_rail_rolls_back_a_test_held_by_a_broken_split() {
+    let traffic = Traffic {
+        candidate_share: 0.45,
+        ..REALISTIC
+    };
+    let mut spec = ab_test(decision(), "72h");
+    if let Some(ab) = spec.strategy.as_mut().and_then(|s| s.ab_test.as_mut()) {
+        ab.analysis = Some(modeldeploy_api::v1alpha1::AnalysisSpec {
+            metrics: vec![modeldeploy_api::v1alpha1::Metric {
+                interval: Some(ApiDuration("1m".into())),
+                initial_delay: Some(ApiDuration("30m".into())),
+                failure_condition: Some("result > 0.05".into()),
+                ..modeldeploy_api::v1alpha1::Metric::new(
+                    "error-rate",
+                    prometheus("errors{revision=\"{{revision}}\"}"),
+                )
+            }],
+            ..modeldeploy_api::v1alpha1::AnalysisSpec::default()
+        });
+    }
+    let (mut world, old, _new) = testing(spec, traffic);
+    let mut counts = world.measure.take().unwrap();
+    // The guard rail's error rate is 0.3; the decision's counts come from `traffic`.
+    world.measure = Some(Box::new(move |due| {
+        if due.analysis == DECISION {
+            counts(due)
+        } else {
+            Ok(MeasuredValue::Scalar(0.3))
+        }
+    }));
+    run_minutes(&mut world, 20);
+    assert_eq!(
+        decision_status(&world).phase,
+        DecisionPhase::SampleRatioMismatch
+    );
+    run_minutes(&mut world, 15);
+    let rollout = world.status.rollout.as_ref().unwrap();
+    assert_eq!(rollout.stage, RolloutStage::Aborted, "{rollout:?}");
+    assert_eq!(world.weight_of(&old), 100);
+}
