@@ -15,7 +15,9 @@ use tokio::time::Instant;
 /// `up.sh` builds nothing new here (binaries are cached), but shares 2 cores with the control
 /// plane and the tests already running.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
-const POD_TIMEOUT: Duration = Duration::from_secs(90);
+/// A pod goes through the scheduler, kube-controller-manager, kwok and the pod supervisor of a
+/// second control plane while the other tests load both cores.
+const POD_TIMEOUT: Duration = Duration::from_secs(180);
 /// The watchdog notices the owner within 2 s; `down.sh` gives processes 10 s after SIGTERM.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(90);
 const DEPLOYMENT: &str = "harness-probe";
@@ -60,34 +62,7 @@ async fn everything_the_harness_started_is_gone_after_its_owner_is_killed() {
         "kubectl create deployment failed: {}",
         String::from_utf8_lossy(&created.stderr)
     );
-    let in_netns = until(
-        POD_TIMEOUT,
-        "the demo model pod is Ready and runs in the pods' network namespace",
-        || {
-            let kubectl = kubectl.clone();
-            let netns = netns.clone();
-            async move {
-                let ready = kubectl
-                    .run(&[
-                        "get",
-                        "pods",
-                        "--namespace",
-                        "default",
-                        "--selector",
-                        &format!("app={DEPLOYMENT}"),
-                        "--output",
-                        r#"jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}"#,
-                    ])
-                    .await;
-                if String::from_utf8_lossy(&ready.stdout).trim() != "True" {
-                    return None;
-                }
-                let pids = netns_pids(&netns).await;
-                (!pids.is_empty()).then_some(pids)
-            }
-        },
-    )
-    .await;
+    let in_netns = wait_for_served_pod(&kubectl, &run, &netns).await;
 
     let mut recorded: BTreeMap<u32, (String, Started)> = BTreeMap::new();
     for line in std::fs::read_to_string(run.join("pids")).unwrap().lines() {
@@ -157,6 +132,109 @@ async fn everything_the_harness_started_is_gone_after_its_owner_is_killed() {
     );
     owner.clean = true;
     std::fs::remove_dir_all(&run).unwrap();
+}
+
+/// Waits until the probe deployment's pod is Ready with a process in `netns`, and returns the
+/// namespace's processes. Gives up after [`POD_TIMEOUT`] with what the control plane said about
+/// the pod and the last lines of its components' logs: a CI clone is removed after the run, so
+/// the failure message is all that is left to read.
+async fn wait_for_served_pod(kubectl: &Kubectl, run: &Path, netns: &str) -> Vec<u32> {
+    let deadline = Instant::now() + POD_TIMEOUT;
+    let selector = format!("app={DEPLOYMENT}");
+    loop {
+        let ready = kubectl
+            .run(&[
+                "get",
+                "pods",
+                "--namespace",
+                "default",
+                "--selector",
+                &selector,
+                "--output",
+                r#"jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}"#,
+            ])
+            .await;
+        if String::from_utf8_lossy(&ready.stdout).trim() == "True" {
+            let pids = netns_pids(netns).await;
+            if !pids.is_empty() {
+                return pids;
+            }
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut report = String::new();
+    for args in [
+        &[
+            "get",
+            "deployments,replicasets,pods",
+            "--namespace",
+            "default",
+            "--output",
+            "wide",
+        ][..],
+        &["get", "pods", "--namespace", "default", "--output", "yaml"][..],
+        &[
+            "get",
+            "events",
+            "--namespace",
+            "default",
+            "--sort-by",
+            ".lastTimestamp",
+        ][..],
+        &["get", "nodes", "--output", "wide"][..],
+    ] {
+        let output = kubectl.run(args).await;
+        report.push_str(&format!(
+            "---- kubectl {} ----\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    report.push_str(&format!(
+        "---- processes in {netns}: {:?} ----\n",
+        netns_pids(netns).await
+    ));
+    // The pod supervisor writes one `<namespace>_<pod>.log` per pod.
+    let pod_logs = std::fs::read_dir(run.join("pods"))
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "log"));
+    let component_logs = [
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kwok",
+        "pod-supervisor",
+    ]
+    .map(|log| run.join(format!("{log}.log")));
+    for path in component_logs.into_iter().chain(pod_logs) {
+        report.push_str(&format!(
+            "---- last lines of {} ----\n{}\n",
+            path.display(),
+            log_tail(&path)
+        ));
+    }
+    panic!(
+        "timed out after {POD_TIMEOUT:?} waiting until the demo model pod is Ready and runs in \
+         {netns}\n{report}"
+    )
+}
+
+/// The last lines of the log at `path` that say something about this run: the control plane's
+/// components repeat a warning about the front proxy's CA (this control plane has no front
+/// proxy) every few seconds, which would push everything else out of the tail.
+fn log_tail(path: &Path) -> String {
+    const LINES: usize = 15;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.contains("missing content for CA bundle"))
+        .collect();
+    lines[lines.len().saturating_sub(LINES)..].join("\n")
 }
 
 /// Starts the control plane owned by `owner` in `run`, within [`START_TIMEOUT`].
