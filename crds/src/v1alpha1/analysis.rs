@@ -126,6 +126,8 @@ pub struct KeyReference {
     .message("a metric needs a successCondition or a failureCondition, e.g. successCondition: result < 0.01"))]
 #[x_kube(validation = Rule::new("!has(self.count) || self.count == 1 || has(self.interval)")
     .message("a metric measured more than once needs an interval between measurements, e.g. interval: 1m"))]
+#[x_kube(validation = Rule::new("!has(self.minSamples) || has(self.provider.prometheus)")
+    .message("minSamples counts samples with a PromQL query, so it needs a prometheus provider"))]
 pub struct Metric {
     /// Unique name within the analysis.
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("metric name must be lowercase letters, digits and '-', e.g. error-rate"))]
@@ -178,8 +180,29 @@ pub struct Metric {
     /// holds, promotes or rolls back the rollout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
+    /// The fewest samples a measurement may rest on: a measurement over fewer (an error rate of
+    /// three requests) counts as `noData` says, so it never passes by default. Needs a
+    /// `prometheus` provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_samples: Option<MinSamples>,
     /// Where the measurement comes from.
     pub provider: MetricProvider,
+}
+
+/// How many samples a measurement rests on, counted by a second PromQL query taken with each
+/// measurement, from the same Prometheus, with the same variables.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MinSamples {
+    /// PromQL that counts the samples, e.g.
+    /// `sum(increase(requests_total{revision="{{revision}}"}[{{interval}}]))`. When it returns
+    /// several series, the smallest counts (each must hold enough); an empty answer, or NaN, is
+    /// no samples. A failing count query is a measurement error.
+    #[schemars(length(min = 1, max = 8192))]
+    pub query: String,
+    /// Fewest samples for a measurement to be judged by its conditions.
+    #[schemars(range(min = 1))]
+    pub count: i64,
 }
 
 /// What an empty measurement means.
@@ -276,6 +299,7 @@ impl Metric {
             consecutive_error_limit: None,
             no_data: None,
             dry_run: None,
+            min_samples: None,
             provider,
         }
     }

@@ -34,6 +34,12 @@ pub struct BuiltInCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 10000))]
     pub failure_limit: Option<i32>,
+    /// Fewest requests the candidate (and, for a bound against stable, the stable too) must
+    /// have answered in a window for its measurement to be judged; a window with fewer is
+    /// inconclusive, as a window without requests always is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000000000))]
+    pub min_requests: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success_rate: Option<SuccessRateCheck>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

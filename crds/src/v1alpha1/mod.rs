@@ -25,7 +25,8 @@ pub use ab_decision::{
 };
 pub use analysis::{
     AnalysisArg, AnalysisSpec, AnalysisTemplateRef, FailurePolicy, KeyReference, Metric,
-    MetricProvider, NoDataPolicy, PrometheusMetric, ValueSource, WebMetric, WebMetricHeader,
+    MetricProvider, MinSamples, NoDataPolicy, PrometheusMetric, ValueSource, WebMetric,
+    WebMetricHeader,
 };
 pub use analysis_status::{
     AnalysisPhase, AnalysisRunStatus, MEASUREMENTS_KEPT, MeasurementPhase, MeasurementStatus,

@@ -252,6 +252,7 @@ async fn a_built_in_check_against_stable_rolls_back_a_canary_worse_than_stable()
         interval: Some(ApiDuration(INTERVAL.into())),
         count: None,
         failure_limit: None,
+        min_requests: None,
         success_rate: Some(SuccessRateCheck {
             min_percent: None,
             max_drop_percent: Some("5".into()),
@@ -280,6 +281,65 @@ async fn a_built_in_check_against_stable_rolls_back_a_canary_worse_than_stable()
         "success-rate-vs-stable",
     ))
     .await;
+}
+
+#[tokio::test]
+async fn a_built_in_check_over_too_few_requests_pauses_and_never_promotes() {
+    let scenario = Scenario::start("analysis-minreq", false).await;
+    let check = BuiltInCheck {
+        source: None,
+        interval: Some(ApiDuration(INTERVAL.into())),
+        count: Some(2),
+        failure_limit: None,
+        // Far more than the load sends in a window: every window is too small to judge.
+        min_requests: Some(1_000_000),
+        success_rate: Some(SuccessRateCheck {
+            min_percent: None,
+            max_drop_percent: Some("5".into()),
+        }),
+        latency: None,
+    };
+    let strategy = Some(StrategySpec {
+        canary: Some(CanaryStrategy {
+            steps: vec![weight(50), pause(None)],
+            analysis: Some(AnalysisSpec {
+                checks: vec![check],
+                ..AnalysisSpec::default()
+            }),
+            ..CanaryStrategy::default()
+        }),
+        ..StrategySpec::default()
+    });
+    let (models, old, load) = rolling_out(&scenario, strategy, &[]).await;
+    let status = Box::pin(until_status(
+        &models,
+        "iris",
+        Duration::from_secs(120),
+        "the check is inconclusive for want of requests",
+        |s| pause_reason(s) == Some(PauseReason::AnalysisInconclusive),
+    ))
+    .await;
+    load.abort();
+    assert_eq!(status.stable_revision.as_deref(), Some(old.as_str()));
+    let check = status
+        .rollout
+        .iter()
+        .flat_map(|r| &r.analysis)
+        .flat_map(|a| &a.metrics)
+        .find(|m| m.name == "success-rate-vs-stable")
+        .unwrap_or_else(|| panic!("no success-rate-vs-stable metric: {status:?}"));
+    let message = check
+        .measurements
+        .last()
+        .and_then(|m| m.message.clone())
+        .unwrap_or_default();
+    // The count is real: the fewer of the two revisions' requests in the window, not zero.
+    let counted: f64 = message
+        .strip_suffix(" samples, fewer than minSamples 1000000")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected message {message:?}: {check:?}"));
+    assert!(counted > 0.0, "{message}");
+    scenario.finish().await;
 }
 
 /// Answers of `{{revision}}` since the A/B test started; with `code!~"5.."` only those without

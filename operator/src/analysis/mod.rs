@@ -19,6 +19,8 @@ use futures::future::join_all;
 use jiff::Timestamp;
 use tracing::debug;
 
+use modeldeploy_api::v1alpha1::PrometheusMetric;
+
 use crate::plan::analysis::{Due, Measured, MeasuredValue};
 use crate::registry::HttpClient;
 pub use values::{Lookup, Values};
@@ -79,21 +81,31 @@ impl Measurer {
     /// `consecutiveErrorLimit`, and the status says what is missing.
     pub async fn measure(&self, lookup: &Lookup, due: &[Due], now: Timestamp) -> Vec<Measured> {
         join_all(due.iter().map(|d| async move {
-            let value = self.measure_one(lookup, d).await;
-            if let Err(error) = &value {
+            let measured = self.measure_one(lookup, d).await;
+            if let Err(error) = &measured {
                 debug!(analysis = %d.analysis, metric = %d.metric.name, %error, "measurement failed");
             }
+            let (value, samples) = match measured {
+                Ok((value, samples)) => (Ok(value), samples),
+                Err(error) => (Err(lookup.redact(&error.to_string())), None),
+            };
             Measured {
                 analysis: d.analysis.clone(),
                 metric: d.metric.name.clone(),
                 at: now,
-                value: value.map_err(|e| lookup.redact(&e.to_string())),
+                value,
+                samples,
             }
         }))
         .await
     }
 
-    async fn measure_one(&self, lookup: &Lookup, due: &Due) -> Result<MeasuredValue, MeasureError> {
+    /// The value of `due`, and the samples it rests on when the metric counts them.
+    async fn measure_one(
+        &self,
+        lookup: &Lookup,
+        due: &Due,
+    ) -> Result<(MeasuredValue, Option<f64>), MeasureError> {
         let mut values = due.variables.clone();
         for arg in &due.args {
             values.insert(format!("args.{}", arg.name), lookup.arg(arg)?);
@@ -110,19 +122,48 @@ impl Measurer {
                 metric,
                 default_address: self.default_prometheus.as_deref(),
             };
-            within(metric.timeout.as_ref(), source.measure(&request)).await
+            let Some(min) = &due.metric.min_samples else {
+                let value = within(metric.timeout.as_ref(), source.measure(&request)).await?;
+                return Ok((value, None));
+            };
+            let counting = PrometheusMetric {
+                query: min.query.clone(),
+                ..metric.clone()
+            };
+            let counter = prometheus::Prometheus {
+                metric: &counting,
+                ..source
+            };
+            let (value, samples) = futures::join!(
+                within(metric.timeout.as_ref(), source.measure(&request)),
+                within(metric.timeout.as_ref(), counter.measure(&request)),
+            );
+            let samples = samples
+                .map_err(|e| MeasureError::Failed(format!("counting samples (minSamples): {e}")))?;
+            Ok((value?, Some(fewest(&samples))))
         } else if let Some(metric) = &provider.web {
             let source = web::Web {
                 http: &self.http,
                 metric,
             };
-            within(metric.timeout.as_ref(), source.measure(&request)).await
+            let value = within(metric.timeout.as_ref(), source.measure(&request)).await?;
+            Ok((value, None))
         } else {
             Err(MeasureError::Failed(
                 "the metric names no provider".to_owned(),
             ))
         }
     }
+}
+
+/// The samples a count query found: its smallest series, each of which must hold enough; no
+/// samples when it found nothing.
+fn fewest(counted: &MeasuredValue) -> f64 {
+    let fewest = match counted {
+        MeasuredValue::Scalar(n) => *n,
+        MeasuredValue::Vector(ns) => ns.iter().copied().reduce(f64::min).unwrap_or(0.0),
+    };
+    if fewest.is_finite() { fewest } else { 0.0 }
 }
 
 async fn within(

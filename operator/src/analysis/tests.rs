@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use modeldeploy_api::v1alpha1::{
-    Duration as ApiDuration, KeyReference, Metric, MetricProvider, PrometheusMetric, ValueSource,
-    WebMetric, WebMetricHeader,
+    Duration as ApiDuration, KeyReference, Metric, MetricProvider, MinSamples, PrometheusMetric,
+    ValueSource, WebMetric, WebMetricHeader,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::{Lookup, Measurer, Values};
-use crate::plan::analysis::{Due, MeasuredValue};
+use crate::plan::analysis::{Due, Measured, MeasuredValue};
 use crate::registry::HttpClient;
 
 /// Serves `status` and `body` to every request after `delay`, and returns its address and the
@@ -60,6 +60,7 @@ fn metric(provider: MetricProvider) -> Metric {
         consecutive_error_limit: None,
         no_data: None,
         dry_run: None,
+        min_samples: None,
         provider,
     }
 }
@@ -98,6 +99,10 @@ impl Values for Fixed {
 }
 
 async fn measure(metric: Metric) -> Result<MeasuredValue, String> {
+    measured(metric).await.value
+}
+
+async fn measured(metric: Metric) -> Measured {
     let due = Due {
         analysis: "background".into(),
         metric,
@@ -112,7 +117,7 @@ async fn measure(metric: Metric) -> Result<MeasuredValue, String> {
     let mut measured = measurer
         .measure(&lookup, &[due], Timestamp::UNIX_EPOCH)
         .await;
-    measured.pop().unwrap().value
+    measured.pop().unwrap()
 }
 
 #[tokio::test]
@@ -212,4 +217,51 @@ async fn prometheus_queries_are_rendered_and_sent_with_the_bearer_token() {
     .await
     .unwrap_err();
     assert_eq!(error, "Prometheus answered 503: overloaded");
+}
+
+#[tokio::test]
+async fn a_metric_with_min_samples_counts_them_with_its_own_query_beside_the_value() {
+    // The server answers both queries alike: a value of 3, and 3 samples.
+    let body = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"3"]}]}}"#;
+    let (address, mut seen) = server(200, body, Duration::ZERO).await;
+    let mut counted = metric(MetricProvider {
+        prometheus: Some(PrometheusMetric {
+            address: Some(address),
+            query: "errors".into(),
+            timeout: None,
+            bearer_token_secret_ref: None,
+        }),
+        web: None,
+    });
+    counted.min_samples = Some(MinSamples {
+        query: "requests{rev=\"{{revision}}\"}".into(),
+        count: 10,
+    });
+    let measured = measured(counted).await;
+    assert_eq!(measured.value, Ok(MeasuredValue::Scalar(3.0)));
+    assert_eq!(measured.samples, Some(3.0));
+    let mut queries = vec![seen.recv().await.unwrap(), seen.recv().await.unwrap()];
+    queries.sort();
+    assert!(queries[0].contains("query=errors "), "{queries:?}");
+    assert!(
+        queries[1].contains("query=requests%7Brev%3D%22abc%22%7D "),
+        "{queries:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_sample_count_is_a_measurement_error_not_a_pass() {
+    let (address, _seen) = server(503, r#"{"error":"down"}"#, Duration::ZERO).await;
+    let mut counted = metric(MetricProvider::prometheus("errors"));
+    if let Some(p) = counted.provider.prometheus.as_mut() {
+        p.address = Some(address);
+    }
+    counted.min_samples = Some(MinSamples {
+        query: "requests".into(),
+        count: 1,
+    });
+    let measured = measured(counted).await;
+    let error = measured.value.unwrap_err();
+    assert!(error.contains("Prometheus answered 503"), "{error}");
+    assert_eq!(measured.samples, None);
 }

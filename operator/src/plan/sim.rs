@@ -137,6 +137,7 @@ impl World {
                 metric: d.metric.name.clone(),
                 at: at(self.now),
                 value: measure(d),
+                samples: None,
             })
             .collect();
         self.measured.extend(

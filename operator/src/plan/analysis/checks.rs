@@ -2,7 +2,9 @@
 //! latency (absolute, or against the stable revision) over the demo model server's or Istio's
 //! metrics, and the conditions on them.
 
-use modeldeploy_api::v1alpha1::{BuiltInCheck, CheckSource, Duration, Metric, MetricProvider};
+use modeldeploy_api::v1alpha1::{
+    BuiltInCheck, CheckSource, Duration, Metric, MetricProvider, MinSamples,
+};
 
 const DEFAULT_INTERVAL: &str = "1m";
 const DEFAULT_PERCENTILE: i32 = 99;
@@ -28,6 +30,27 @@ impl Source {
                 "sum(rate(istio_requests_total{{reporter=\"destination\",destination_workload_namespace=\"{{{{namespace}}}}\",destination_workload=\"{{{{name}}}}-{{{{{revision}}}}}\"{}}}[{{{{interval}}}}]))",
                 errors("response_code")
             ),
+        }
+    }
+
+    /// The requests answered in the window, the fewest of the revisions named: PromQL has no
+    /// binary minimum of scalars, so `min(a, b)` is written `(a + b - |a - b|) / 2`; NaN (no series) stays
+    /// NaN, which counts as no requests.
+    fn answered(&self, revisions: &[&str]) -> String {
+        let counted: Vec<String> = revisions
+            .iter()
+            .map(|revision| {
+                format!(
+                    "scalar({})",
+                    self.requests(revision, false)
+                        .replacen("sum(rate(", "sum(increase(", 1)
+                )
+            })
+            .collect();
+        match counted.as_slice() {
+            // `abs` takes only a vector.
+            [a, b] => format!("({a} + {b} - scalar(abs(vector({a} - {b})))) / 2"),
+            _ => counted.join(" + "),
         }
     }
 
@@ -62,6 +85,14 @@ pub fn metrics(check: &BuiltInCheck) -> Result<Vec<Metric>, String> {
         .clone()
         .unwrap_or_else(|| Duration(DEFAULT_INTERVAL.to_owned()));
     let metric = |name: String, query: String, failure: String| Metric {
+        min_samples: check.min_requests.map(|count| MinSamples {
+            query: if name.ends_with("-vs-stable") {
+                source.answered(&["revision", "stableRevision"])
+            } else {
+                source.answered(&["revision"])
+            },
+            count: count.into(),
+        }),
         interval: Some(interval.clone()),
         count: check.count,
         // The first window holds only requests of the split the analysis judges.
@@ -139,6 +170,7 @@ mod tests {
             interval: Some(Duration("30s".into())),
             count: Some(4),
             failure_limit: Some(1),
+            min_requests: None,
             success_rate: Some(SuccessRateCheck {
                 min_percent: Some("99.5".into()),
                 max_drop_percent: Some("1".into()),
@@ -198,5 +230,36 @@ mod tests {
             latency.contains("istio_request_duration_milliseconds_bucket{reporter=\"destination\",destination_workload_namespace=\"{{namespace}}\",destination_workload=\"{{name}}-{{revision}}\"}"),
             "{latency}"
         );
+    }
+
+    #[test]
+    fn min_requests_guards_each_bound_by_the_requests_it_rests_on() {
+        for source in [CheckSource::DemoModel, CheckSource::Istio] {
+            let unguarded = metrics(&check(source)).unwrap();
+            assert!(unguarded.iter().all(|m| m.min_samples.is_none()));
+            let guarded = metrics(&BuiltInCheck {
+                min_requests: Some(50),
+                ..check(source)
+            })
+            .unwrap();
+            for m in &guarded {
+                let min = m.min_samples.as_ref().unwrap();
+                assert_eq!(min.count, 50);
+                assert_eq!(
+                    template::check(&min.query, &[], true),
+                    Ok(()),
+                    "{}",
+                    min.query
+                );
+                assert!(min.query.contains("increase("), "{}", min.query);
+                assert_eq!(
+                    min.query.contains("{{stableRevision}}"),
+                    m.name.ends_with("vs-stable"),
+                    "{}: {}",
+                    m.name,
+                    min.query
+                );
+            }
+        }
     }
 }

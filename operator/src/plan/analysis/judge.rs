@@ -27,19 +27,40 @@ impl Verdict {
     }
 }
 
-/// Judges `value` (or the measurement error) by `metric`'s no-data policy and conditions.
-pub fn measurement(metric: &Metric, value: &Result<MeasuredValue, String>) -> Verdict {
+/// Judges `value` (or the measurement error) by `metric`'s no-data policy, sample guard and
+/// conditions. `samples` is what the `minSamples` query counted with the value.
+pub fn measurement(
+    metric: &Metric,
+    value: &Result<MeasuredValue, String>,
+    samples: Option<f64>,
+) -> Verdict {
     let value = match value {
         Ok(value) => value,
         Err(error) => return Verdict::new(MeasurementPhase::Error, Some(error.clone())),
     };
-    if value.is_empty() {
+    let no_data = |message: String| {
         let phase = match metric.no_data.unwrap_or(NoDataPolicy::Inconclusive) {
             NoDataPolicy::Fail => MeasurementPhase::Failed,
             NoDataPolicy::Inconclusive => MeasurementPhase::Inconclusive,
             NoDataPolicy::Pass => MeasurementPhase::Successful,
         };
-        return Verdict::new(phase, Some("no data".to_owned()));
+        Verdict::new(phase, Some(message))
+    };
+    if value.is_empty() {
+        return no_data("no data".to_owned());
+    }
+    if let Some(min) = &metric.min_samples {
+        // A guard whose count is missing never lets a measurement through.
+        let counted = samples.filter(|n| n.is_finite()).unwrap_or(0.0);
+        // Sample counts are far below 2^53: the conversion is exact.
+        #[allow(clippy::cast_precision_loss)]
+        let needed = min.count as f64;
+        if counted < needed {
+            return no_data(format!(
+                "{counted} samples, fewer than minSamples {}",
+                min.count
+            ));
+        }
     }
     let evaluate = |source: &Option<String>| -> Result<Option<bool>, String> {
         source
@@ -87,9 +108,10 @@ pub fn record(
     count: Option<i32>,
     status: &mut MetricStatus,
     value: &Result<MeasuredValue, String>,
+    samples: Option<f64>,
     at: Timestamp,
 ) {
-    let verdict = measurement(metric, value);
+    let verdict = measurement(metric, value, samples);
     status.measured += 1;
     match verdict.phase {
         MeasurementPhase::Successful => status.successful += 1,
@@ -182,4 +204,65 @@ pub fn summary(metrics: &[MetricStatus]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use modeldeploy_api::v1alpha1::{MetricProvider, MinSamples};
+
+    use super::*;
+
+    fn guarded(no_data: Option<NoDataPolicy>) -> Metric {
+        Metric {
+            success_condition: Some("result < 0.05".into()),
+            no_data,
+            min_samples: Some(MinSamples {
+                query: "sum(increase(requests_total[1m]))".into(),
+                count: 100,
+            }),
+            ..Metric::new("error-rate", MetricProvider::prometheus("errors"))
+        }
+    }
+
+    #[test]
+    fn a_measurement_over_too_few_samples_counts_as_no_data_says() {
+        let good = Ok(MeasuredValue::Scalar(0.0));
+        for (policy, phase) in [
+            (None, MeasurementPhase::Inconclusive),
+            (
+                Some(NoDataPolicy::Inconclusive),
+                MeasurementPhase::Inconclusive,
+            ),
+            (Some(NoDataPolicy::Fail), MeasurementPhase::Failed),
+            (Some(NoDataPolicy::Pass), MeasurementPhase::Successful),
+        ] {
+            let verdict = measurement(&guarded(policy), &good, Some(3.0));
+            assert_eq!(verdict.phase, phase, "{policy:?}");
+            assert_eq!(
+                verdict.message.as_deref(),
+                Some("3 samples, fewer than minSamples 100")
+            );
+        }
+        // A count that is missing or NaN is no samples.
+        for samples in [None, Some(f64::NAN)] {
+            let verdict = measurement(&guarded(None), &good, samples);
+            assert_eq!(verdict.phase, MeasurementPhase::Inconclusive, "{samples:?}");
+        }
+    }
+
+    #[test]
+    fn with_enough_samples_the_conditions_judge() {
+        let metric = guarded(None);
+        let pass = measurement(&metric, &Ok(MeasuredValue::Scalar(0.01)), Some(100.0));
+        assert_eq!(pass.phase, MeasurementPhase::Successful);
+        let fail = measurement(&metric, &Ok(MeasuredValue::Scalar(0.2)), Some(5000.0));
+        assert_eq!(fail.phase, MeasurementPhase::Failed);
+        // Without a guard, samples are not looked at.
+        let unguarded = Metric {
+            min_samples: None,
+            ..metric
+        };
+        let few = measurement(&unguarded, &Ok(MeasuredValue::Scalar(0.01)), None);
+        assert_eq!(few.phase, MeasurementPhase::Successful);
+    }
 }

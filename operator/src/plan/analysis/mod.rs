@@ -89,6 +89,9 @@ pub struct Measured {
     pub at: Timestamp,
     /// The value, or why there is none (the provider's error).
     pub value: Result<MeasuredValue, String>,
+    /// How many samples the value rests on, when the metric has `minSamples`: the count
+    /// query's smallest series, 0 for an empty answer.
+    pub samples: Option<f64>,
 }
 
 /// A measurement to take now.
@@ -249,7 +252,14 @@ pub(super) fn record(
             if status.phase.is_final() {
                 continue;
             }
-            judge::record(metric, count(metric, a.background), status, &m.value, m.at);
+            judge::record(
+                metric,
+                count(metric, a.background),
+                status,
+                &m.value,
+                m.samples,
+                m.at,
+            );
         }
         run.phase = run_phase(&run.metrics);
         run.message = run.phase.is_verdict().then(|| judge::summary(&run.metrics));

@@ -87,6 +87,9 @@ fn metric_problem(metric: &Metric, args: &[&str]) -> Option<String> {
             return Some(format!("prometheus.timeout: {error}"));
         }
     }
+    if let Some(min) = &metric.min_samples {
+        templates.push(("minSamples.query", &min.query));
+    }
     if let Some(web) = &metric.provider.web {
         templates.push(("web.url", &web.url));
         templates.extend(
