@@ -13,12 +13,13 @@ use modeldeploy_api::v1alpha1::{
     ModelDeployment, ModelDeploymentStatus, NoDataPolicy, PauseReason, PrometheusMetric,
     ProportionDecision, RolloutStage, StrategySpec, SuccessRateCheck,
 };
-use modeldeploy_e2e::Scenario;
 use modeldeploy_e2e::load::{LoadSpec, Stop};
 use modeldeploy_e2e::prometheus::PrivatePrometheus;
 use modeldeploy_e2e::rollout::{reported_weight, until_status};
 use modeldeploy_e2e::traffic::{Gateway, demo_model, set_version, until_gateway_serves};
+use modeldeploy_e2e::{Scenario, until};
 
+use crate::metrics::scrape;
 use crate::strategies::{pause, weight};
 use crate::{apply_md, deploy, events_about};
 
@@ -339,6 +340,36 @@ async fn a_built_in_check_over_too_few_requests_pauses_and_never_promotes() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("unexpected message {message:?}: {check:?}"));
     assert!(counted > 0.0, "{message}");
+
+    // The verdict and the value are exported per object while the rollout lasts.
+    let series = |name: &str| {
+        format!(
+            r#"{name}{{namespace="{}",name="iris",analysis="background",metric="success-rate-vs-stable""#,
+            scenario.ns.name
+        )
+    };
+    let address = scenario.operator.http_address();
+    let exported = until(
+        Duration::from_secs(30),
+        "the operator exports the check's phase and value",
+        || async {
+            let text = scrape(address).await;
+            let phase = format!(
+                r#"{},phase="Inconclusive"}} 1"#,
+                series("modeldeploy_analysis_phase")
+            );
+            (text.contains(&phase) && text.contains(&series("modeldeploy_analysis_value")))
+                .then_some(text)
+        },
+    )
+    .await;
+    assert!(
+        !exported.contains(&format!(
+            r#"{},phase="Running""#,
+            series("modeldeploy_analysis_phase")
+        )),
+        "one phase at a time"
+    );
     scenario.finish().await;
 }
 
