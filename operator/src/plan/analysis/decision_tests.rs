@@ -175,6 +175,67 @@ fn a_better_candidate_is_promoted_with_its_effect_and_interval_in_status() {
     );
 }
 
+/// Minutes until the candidate of `traffic` is promoted under `decision`, and the expected
+/// sample size the status gave on the way.
+fn minutes_to_promotion(decision: AbDecision, traffic: Traffic) -> (usize, f64) {
+    let (mut world, _old, new) = testing(ab_test(decision, "72h"), traffic);
+    world.settle(20);
+    let mut expected = None;
+    for minute in 1..=24 * 60 {
+        run_minutes(&mut world, 1);
+        if let Some(d) = world
+            .status
+            .rollout
+            .as_ref()
+            .and_then(|r| r.decision.as_ref())
+        {
+            expected = d.expected_samples.as_deref().and_then(|e| e.parse().ok());
+        }
+        if world.status.stable_revision.as_deref() == Some(new.as_str()) {
+            return (
+                minute,
+                expected.unwrap_or_else(|| panic!("no expected samples")),
+            );
+        }
+    }
+    panic!("never decided: {:?}", world.status.rollout)
+}
+
+#[test]
+fn a_stricter_confidence_decides_later_and_a_smaller_effect_expects_more_samples() {
+    let traffic = Traffic {
+        candidate_rate: 0.12,
+        ..REALISTIC
+    };
+    let (default, _) = minutes_to_promotion(decision(), traffic);
+    let (strict, _) = minutes_to_promotion(
+        AbDecision {
+            confidence_percent: Some(99),
+            ..decision()
+        },
+        traffic,
+    );
+    assert!(default < strict, "95 %: {default} min, 99 %: {strict} min");
+    let (_, coarse) = minutes_to_promotion(
+        AbDecision {
+            minimum_detectable_effect_percent: Some(40),
+            ..decision()
+        },
+        traffic,
+    );
+    let (_, fine) = minutes_to_promotion(
+        AbDecision {
+            minimum_detectable_effect_percent: Some(5),
+            ..decision()
+        },
+        traffic,
+    );
+    assert!(
+        coarse < fine,
+        "expected samples: 40 % effect {coarse}, 5 % effect {fine}"
+    );
+}
+
 #[test]
 fn a_worse_candidate_is_rolled_back() {
     let traffic = Traffic {

@@ -198,6 +198,34 @@ fn background_analysis_rolls_back_within_one_interval_of_a_breach() {
 }
 
 #[test]
+fn background_analysis_starts_at_its_starting_step_and_not_before() {
+    let ten_minutes = || CanaryStep {
+        pause: Some(modeldeploy_api::v1alpha1::PauseStep {
+            duration: Some(ApiDuration("10m".into())),
+        }),
+        ..CanaryStep::default()
+    };
+    let mut strategy = steps(vec![weight(20), ten_minutes(), weight(50), ten_minutes()]);
+    let mut background = metric("error-rate", "result < 0.05");
+    background.count = None;
+    strategy.analysis = Some(analysis(vec![background]));
+    strategy.analysis_starting_step = Some(3);
+    // Every measurement fails: the rollout survives only as long as nothing is measured.
+    let (mut world, old, new) = rolling_out(canary(strategy), |_| scalar(0.3));
+    world.settle(20);
+    run(&mut world, 60, 9);
+    assert_eq!(world.weight_of(&new), 20, "steps 1 and 2 are not measured");
+    assert!(world.measured.is_empty(), "{:?}", world.measured);
+    run(&mut world, 60, 1);
+    assert_eq!(world.measured.len(), 1, "measured from step 3");
+    assert_eq!(world.weight_of(&old), 100, "and rolled back by it");
+    assert_eq!(
+        world.status.rollout.as_ref().unwrap().stage,
+        RolloutStage::Aborted
+    );
+}
+
+#[test]
 fn no_data_is_inconclusive_by_default_and_pauses_without_ever_promoting() {
     let spec = canary(steps(vec![
         weight(20),
