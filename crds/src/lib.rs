@@ -2,4 +2,5 @@
 //! reference generated from the same schema.
 
 pub mod reference;
+pub mod routing;
 pub mod v1alpha1;

@@ -17,6 +17,7 @@ pub mod labels;
 pub mod leader;
 pub mod metrics;
 pub mod observe;
+pub mod observed;
 pub mod pin;
 pub mod plan;
 pub mod pod_health;

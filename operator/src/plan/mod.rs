@@ -37,35 +37,12 @@ use modeldeploy_api::v1alpha1::{
     HistoryEntry, ModelDeploymentSpec, ModelDeploymentStatus, RequestAction, RolloutRequest,
 };
 
+pub use crate::observed::ObservedRevision;
 pub use conditions::{
     CONDITION_DEGRADED, CONDITION_PROGRESSING, CONDITION_READY, CONDITION_RECONCILING,
     CONDITION_STALLED,
 };
 pub use traffic::{CandidateRole, CandidateTraffic, TrafficPlan, capacity_weight};
-
-/// A revision's Deployment as observed in the cluster.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ObservedRevision {
-    pub model_version: Option<String>,
-    /// `spec.replicas` of the Deployment.
-    pub replicas: i32,
-    pub ready_replicas: i32,
-    pub available_replicas: i32,
-    pub updated_replicas: i32,
-    /// Whether the Deployment controller has seen the Deployment's latest spec.
-    pub observed_latest: bool,
-    /// What keeps its pods from running, if something does that needs a person.
-    pub problem: Option<crate::pod_health::PodProblem>,
-}
-
-impl ObservedRevision {
-    /// All desired replicas run the latest template and are available.
-    pub fn is_available(&self) -> bool {
-        self.observed_latest
-            && self.updated_replicas >= self.replicas
-            && self.available_replicas >= self.replicas
-    }
-}
 
 /// What exists in the cluster for one ModelDeployment.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -10,8 +10,8 @@ use super::routes::{
     HttpRouteRule, HttpRouteSpec, RequestMirror, SessionPersistence,
 };
 use super::{GatewayFeatures, Routing, TrafficRouter, route_metadata, services};
-use crate::plan::TrafficPlan;
 use crate::render::Owner;
+use modeldeploy_api::routing::TrafficPlan;
 
 pub struct GatewayApi;
 

@@ -12,8 +12,8 @@ use super::routes::{
     IstioRouteDestination, IstioStringMatch, VirtualService, VirtualServiceSpec,
 };
 use super::{GatewayFeatures, Routing, TrafficRouter, route_metadata, services};
-use crate::plan::TrafficPlan;
 use crate::render::Owner;
+use modeldeploy_api::routing::TrafficPlan;
 
 pub struct Istio;
 

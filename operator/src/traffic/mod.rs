@@ -19,7 +19,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use modeldeploy_api::v1alpha1::{ModelDeploymentSpec, TrafficProvider, TrafficTarget};
 
 use crate::apply::holds;
-use crate::plan::{ObservedRevision, TrafficPlan};
+use modeldeploy_api::routing::TrafficPlan;
+
+use crate::observed::ObservedRevision;
 use crate::render::Owner;
 pub use routes::{Gateway, GatewayClass, HTTPRoute, VirtualService};
 

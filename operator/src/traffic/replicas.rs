@@ -7,7 +7,9 @@ use modeldeploy_api::v1alpha1::{ModelDeploymentSpec, TrafficTarget};
 
 use super::{GatewayFeatures, Routing, TrafficRouter, plan_annotation, services};
 use crate::labels;
-use crate::plan::{ObservedRevision, TrafficPlan};
+use modeldeploy_api::routing::TrafficPlan;
+
+use crate::observed::ObservedRevision;
 use crate::render::Owner;
 
 pub struct Replicas;

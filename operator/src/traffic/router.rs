@@ -5,8 +5,8 @@ use modeldeploy_api::v1alpha1::ModelDeploymentSpec;
 
 use super::{GatewayFeatures, Routing, TrafficRouter, plan_annotation, services};
 use crate::labels;
-use crate::plan::TrafficPlan;
 use crate::render::Owner;
+use modeldeploy_api::routing::TrafficPlan;
 
 pub struct ModelRouter;
 

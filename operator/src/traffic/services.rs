@@ -7,8 +7,8 @@ use k8s_openapi::api::core::v1::Service;
 use modeldeploy_api::v1alpha1::ModelDeploymentSpec;
 
 use crate::labels;
-use crate::plan::TrafficPlan;
 use crate::render::{self, Owner};
+use modeldeploy_api::routing::TrafficPlan;
 
 /// Name of the Service that fronts the stable revision for routes.
 pub fn stable_name(owner: &Owner) -> String {

@@ -10,7 +10,9 @@ use modeldeploy_api::v1alpha1::{
 };
 
 use super::*;
-use crate::plan::{CandidateRole, CandidateTraffic, ObservedRevision};
+use modeldeploy_api::routing::{CandidateRole, CandidateTraffic};
+
+use crate::observed::ObservedRevision;
 use crate::testing::{owner, spec};
 
 fn plan(weight: i32) -> TrafficPlan {

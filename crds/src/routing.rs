@@ -1,0 +1,111 @@
+//! The traffic plan: how requests are shared between the stable revision and the candidate.
+//! The operator plans it and every traffic provider renders it, so strategies never know which
+//! provider runs; the model router reads the same type from the routing table the operator
+//! writes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::v1alpha1::{MirrorTarget, RouteMatch, Stickiness, TrafficTarget};
+
+/// Which Service fronts the candidate: `<name>-preview` for blue/green, `<name>-canary` otherwise.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum CandidateRole {
+    Canary,
+    Preview,
+}
+
+impl CandidateRole {
+    pub fn suffix(self) -> &'static str {
+        match self {
+            CandidateRole::Canary => "canary",
+            CandidateRole::Preview => "preview",
+        }
+    }
+}
+
+/// A candidate revision and what it receives.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CandidateTraffic {
+    pub revision: String,
+    pub role: CandidateRole,
+    /// Percent of requests, 0-100; the stable revision gets the rest, so weights sum to 100 by
+    /// construction.
+    pub weight: i32,
+    /// Percent of requests copied to the candidate; the copies' answers are dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_percent: Option<i32>,
+    /// Requests that always go to the candidate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<RouteMatch>,
+    /// Keeps a user on one side of the weighted split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stickiness: Option<Stickiness>,
+}
+
+/// Where requests go.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficPlan {
+    pub stable: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<CandidateTraffic>,
+}
+
+impl TrafficPlan {
+    /// All requests to `revision`, and nothing else running beside it.
+    pub fn only(revision: &str) -> TrafficPlan {
+        TrafficPlan {
+            stable: revision.to_owned(),
+            candidate: None,
+        }
+    }
+
+    /// Percent of requests the candidate receives; 0 without one.
+    pub fn candidate_weight(&self) -> i32 {
+        self.candidate.as_ref().map_or(0, |c| c.weight)
+    }
+
+    pub fn stable_weight(&self) -> i32 {
+        100 - self.candidate_weight()
+    }
+
+    /// Whether the candidate gets any live request: by weight, by match or by mirror.
+    pub fn candidate_receives_requests(&self) -> bool {
+        self.candidate
+            .as_ref()
+            .is_some_and(|c| c.weight > 0 || c.mirror_percent.is_some() || !c.matches.is_empty())
+    }
+
+    /// True when every request goes to the stable revision and nothing is copied or matched.
+    pub fn all_on_stable(&self) -> bool {
+        !self.candidate_receives_requests()
+    }
+
+    /// The weights, stable first, leaving out revisions at 0 %.
+    pub fn targets(&self) -> Vec<TrafficTarget> {
+        let mut targets = Vec::with_capacity(2);
+        if self.stable_weight() > 0 {
+            targets.push(TrafficTarget {
+                revision: self.stable.clone(),
+                weight: self.stable_weight(),
+            });
+        }
+        if let Some(candidate) = self.candidate.as_ref().filter(|c| c.weight > 0) {
+            targets.push(TrafficTarget {
+                revision: candidate.revision.clone(),
+                weight: candidate.weight,
+            });
+        }
+        targets
+    }
+
+    pub fn mirror(&self) -> Option<MirrorTarget> {
+        let candidate = self.candidate.as_ref()?;
+        Some(MirrorTarget {
+            revision: candidate.revision.clone(),
+            percent: candidate.mirror_percent?,
+        })
+    }
+}
