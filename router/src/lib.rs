@@ -1,0 +1,10 @@
+//! The modeldeploy model router: where each inference request goes.
+//!
+//! [`table`] holds one ModelDeployment's routing table, built from the operator's
+//! [`TrafficPlan`](modeldeploy_api::routing::TrafficPlan) and checked before it replaces the
+//! last good one; [`choose`] picks the revision of one request from it; [`split`] is the
+//! arithmetic of weighted and sticky splits.
+
+pub mod choose;
+pub mod split;
+pub mod table;
