@@ -6,5 +6,7 @@
 //! arithmetic of weighted and sticky splits.
 
 pub mod choose;
+pub mod proxy;
+pub mod server;
 pub mod split;
 pub mod table;

@@ -1,0 +1,218 @@
+//! The reverse proxy: every request of one ModelDeployment goes to the revision its routing
+//! table chooses, to one of that revision's ready endpoints in turn, over a pool of kept-alive
+//! connections; the answer carries the revision in `x-modeldeploy-revision`.
+//!
+//! The table and the endpoints come through a `watch` channel, so whatever feeds them (a file
+//! now, the API server's watch later) swaps them without a lock on the request path.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, HOST};
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::watch;
+use tracing::debug;
+
+use crate::split::Counter;
+use crate::table::RoutingTable;
+
+/// The response header that names the revision that answered.
+pub const REVISION_HEADER: HeaderName = HeaderName::from_static("x-modeldeploy-revision");
+
+type ProxyBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Limits of the request path.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Longest a backend may take to answer (headers); a request over it gets 504.
+    pub request_timeout: Duration,
+    /// Largest request body; a larger one gets 413.
+    pub max_body_bytes: usize,
+    /// Idle connections to a backend are closed after this long.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            request_timeout: Duration::from_secs(60),
+            max_body_bytes: 16 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// What the router serves: the table, and the ready endpoints of each revision.
+#[derive(Clone, Debug)]
+pub struct Routes {
+    pub table: RoutingTable,
+    pub endpoints: BTreeMap<String, Vec<SocketAddr>>,
+}
+
+/// The request path of one ModelDeployment.
+#[derive(Debug)]
+pub struct Proxy {
+    routes: watch::Receiver<Arc<Routes>>,
+    split: Counter,
+    /// Round robin over a revision's endpoints.
+    turn: AtomicUsize,
+    client: Client<HttpConnector, Limited<Incoming>>,
+    limits: Limits,
+}
+
+impl Proxy {
+    pub fn new(routes: watch::Receiver<Arc<Routes>>, limits: Limits) -> Proxy {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(limits.idle_timeout)
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        Proxy {
+            routes,
+            split: Counter::default(),
+            turn: AtomicUsize::new(0),
+            client,
+            limits,
+        }
+    }
+
+    /// Answers one request; never fails: every problem is an HTTP answer.
+    pub async fn handle(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<Response<ProxyBody>, Infallible> {
+        let routes = Arc::clone(&self.routes.borrow());
+        let choice = routes.table.choose(request.headers(), &self.split);
+        let revision = choice.revision.to_owned();
+        let declared = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > self.limits.max_body_bytes) {
+            return Ok(plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large",
+                &revision,
+            ));
+        }
+        let Some(endpoint) = self.endpoint(&routes, &revision) else {
+            return Ok(plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no ready endpoint for the revision",
+                &revision,
+            ));
+        };
+        let (mut parts, body) = request.into_parts();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let Ok(uri) = format!("http://{endpoint}{path}").parse::<Uri>() else {
+            return Ok(plain(
+                StatusCode::BAD_REQUEST,
+                "bad request target",
+                &revision,
+            ));
+        };
+        parts.uri = uri;
+        strip_hop_by_hop(&mut parts.headers);
+        if !parts.headers.contains_key(HOST)
+            && let Ok(host) = HeaderValue::from_str(&endpoint.to_string())
+        {
+            parts.headers.insert(HOST, host);
+        }
+        // The backend speaks HTTP/1.1 whatever the client spoke (h2c in, pooled HTTP/1.1 out).
+        parts.version = http::Version::HTTP_11;
+        let outgoing = Request::from_parts(parts, Limited::new(body, self.limits.max_body_bytes));
+        let answered =
+            tokio::time::timeout(self.limits.request_timeout, self.client.request(outgoing)).await;
+        let response = match answered {
+            Err(_) => {
+                return Ok(plain(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the model did not answer in time",
+                    &revision,
+                ));
+            }
+            Ok(Err(error)) => {
+                debug!(%revision, %endpoint, %error, "backend request failed");
+                return Ok(plain(
+                    StatusCode::BAD_GATEWAY,
+                    "the model could not be reached",
+                    &revision,
+                ));
+            }
+            Ok(Ok(response)) => response,
+        };
+        let (mut parts, body) = response.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        if let Ok(value) = HeaderValue::from_str(&revision) {
+            parts.headers.insert(REVISION_HEADER, value);
+        }
+        let body = body.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
+        Ok(Response::from_parts(parts, body.boxed()))
+    }
+
+    fn endpoint(&self, routes: &Routes, revision: &str) -> Option<SocketAddr> {
+        let endpoints = routes.endpoints.get(revision).filter(|e| !e.is_empty())?;
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        endpoints.get(turn % endpoints.len()).copied()
+    }
+}
+
+/// Headers that describe one connection, not the request (RFC 9110, section 7.6.1).
+fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    use http::header::{
+        CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING,
+        UPGRADE,
+    };
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        CONNECTION,
+        PROXY_AUTHENTICATE,
+        PROXY_AUTHORIZATION,
+        TE,
+        TRAILER,
+        TRANSFER_ENCODING,
+        UPGRADE,
+    ] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+}
+
+fn plain(status: StatusCode, message: &'static str, revision: &str) -> Response<ProxyBody> {
+    let body = Full::new(Bytes::from_static(message.as_bytes()))
+        .map_err(|never| match never {})
+        .boxed();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    if let Ok(value) = HeaderValue::from_str(revision) {
+        response.headers_mut().insert(REVISION_HEADER, value);
+    }
+    response
+}

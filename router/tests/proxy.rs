@@ -1,0 +1,213 @@
+//! The router over real HTTP on loopback: two model servers that name themselves, the router in
+//! front, and a client that reads which revision answered.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use modeldeploy_api::routing::{CandidateRole, CandidateTraffic, TrafficPlan};
+use modeldeploy_api::v1alpha1::Stickiness;
+use modeldeploy_router::proxy::{Limits, Proxy, REVISION_HEADER, Routes};
+use modeldeploy_router::table::RoutingTable;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// A model server that answers every request with `name`, echoing the request body's length.
+async fn backend(name: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service =
+                    service_fn(move |request: Request<hyper::body::Incoming>| async move {
+                        let length = request
+                            .into_body()
+                            .collect()
+                            .await
+                            .map_or(0, |b| b.to_bytes().len());
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!(
+                            "{name} {length}"
+                        )))))
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    address
+}
+
+fn plan(weight: i32, stickiness: Option<Stickiness>) -> TrafficPlan {
+    TrafficPlan {
+        stable: "old".into(),
+        candidate: Some(CandidateTraffic {
+            revision: "new".into(),
+            role: CandidateRole::Canary,
+            weight,
+            mirror_percent: None,
+            matches: Vec::new(),
+            stickiness,
+        }),
+    }
+}
+
+struct Running {
+    address: SocketAddr,
+    routes: watch::Sender<Arc<Routes>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Running {
+    async fn start(plan: &TrafficPlan, endpoints: BTreeMap<String, Vec<SocketAddr>>) -> Running {
+        let table = RoutingTable::compile(plan, "ml/iris").unwrap();
+        let (routes, watched) = watch::channel(Arc::new(Routes { table, endpoints }));
+        let limits = Limits {
+            max_body_bytes: 1024,
+            ..Limits::default()
+        };
+        let proxy = Arc::new(Proxy::new(watched, limits));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(modeldeploy_router::server::serve(
+            listener,
+            proxy,
+            std::future::pending(),
+        ));
+        Running {
+            address,
+            routes,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// Status, answering revision and body of a request with `headers` and `body`.
+    async fn send(
+        &self,
+        headers: &[(&str, &str)],
+        body: &'static [u8],
+    ) -> (StatusCode, String, String) {
+        let mut request = Request::post(format!("http://{}/v2/models/iris/infer", self.address));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self
+            .client
+            .request(request.body(Full::new(Bytes::from_static(body))).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let revision = response
+            .headers()
+            .get(REVISION_HEADER)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            revision,
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    }
+}
+
+async fn two_revisions() -> BTreeMap<String, Vec<SocketAddr>> {
+    BTreeMap::from([
+        (
+            "old".to_owned(),
+            vec![backend("old").await, backend("old").await],
+        ),
+        ("new".to_owned(), vec![backend("new").await]),
+    ])
+}
+
+#[tokio::test]
+async fn ten_thousand_requests_split_within_a_point_and_each_answer_names_its_revision() {
+    let router = Running::start(&plan(20, None), two_revisions().await).await;
+    let mut by_revision: BTreeMap<String, usize> = BTreeMap::new();
+    for _ in 0..10_000 {
+        let (status, revision, body) = router.send(&[], b"{}").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            body,
+            format!("{revision} 2"),
+            "the header names who answered"
+        );
+        *by_revision.entry(revision).or_default() += 1;
+    }
+    let new = by_revision.get("new").copied().unwrap_or_default();
+    assert!((1900..=2100).contains(&new), "{by_revision:?}");
+}
+
+#[tokio::test]
+async fn a_user_keeps_their_variant_and_a_weight_change_moves_users_only_into_the_candidate() {
+    let stickiness = Some(Stickiness {
+        header: Some("x-user".into()),
+        cookie: None,
+    });
+    let endpoints = two_revisions().await;
+    let router = Running::start(&plan(10, stickiness.clone()), endpoints.clone()).await;
+    let mut at_ten = BTreeMap::new();
+    for i in 0..1000 {
+        let user = format!("user-{i}");
+        let (_, first, _) = router.send(&[("x-user", &user)], b"").await;
+        let (_, again, _) = router.send(&[("x-user", &user)], b"").await;
+        assert_eq!(first, again, "{user} moved between two requests");
+        at_ten.insert(user, first);
+    }
+    let table = RoutingTable::compile(&plan(20, stickiness), "ml/iris").unwrap();
+    router
+        .routes
+        .send_replace(Arc::new(Routes { table, endpoints }));
+    let mut moved_in = 0;
+    for (user, before) in &at_ten {
+        let (_, now, _) = router.send(&[("x-user", user)], b"").await;
+        if before == "new" {
+            assert_eq!(now, "new", "{user} moved out of the candidate");
+        } else if now == "new" {
+            moved_in += 1;
+        }
+    }
+    assert!(
+        (50..=150).contains(&moved_in),
+        "{moved_in} of 1000 users moved in"
+    );
+}
+
+#[tokio::test]
+async fn oversized_bodies_missing_endpoints_and_dead_backends_get_plain_answers() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = listener.local_addr().unwrap();
+    drop(listener);
+    let endpoints = BTreeMap::from([("old".to_owned(), vec![dead])]);
+    let router = Running::start(&plan(0, None), endpoints).await;
+    let (status, revision, _) = router.send(&[], b"x").await;
+    assert_eq!(
+        (status, revision.as_str()),
+        (StatusCode::BAD_GATEWAY, "old")
+    );
+    let (status, _, _) = router.send(&[], &[b'x'; 2048]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let table = RoutingTable::compile(&plan(100, None), "ml/iris").unwrap();
+    router.routes.send_replace(Arc::new(Routes {
+        table,
+        endpoints: BTreeMap::new(),
+    }));
+    let (status, revision, _) = router.send(&[], b"").await;
+    assert_eq!(
+        (status, revision.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "new")
+    );
+}
