@@ -1,0 +1,98 @@
+//! The routes file: one ModelDeployment's traffic plan, the salt of its user keys and the ready
+//! endpoints of each revision, as JSON. Checked whole at startup, so that a bad file stops the
+//! router with the reason instead of serving a partial table.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use modeldeploy_api::routing::TrafficPlan;
+use serde::Deserialize;
+
+use crate::proxy::Routes;
+use crate::table::{RoutingTable, TableError};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RoutesFile {
+    /// Salts user keys; by convention `<namespace>/<name>`.
+    salt: String,
+    plan: TrafficPlan,
+    endpoints: BTreeMap<String, Vec<SocketAddr>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the routes file {path}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a routes file")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("the routes in {path} cannot be served")]
+    Table { path: String, source: TableError },
+}
+
+/// The routes in the file at `path`.
+pub fn load(path: &Path) -> Result<Routes, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    parse(&text).map_err(|error| match error {
+        Parsed::Json(source) => ConfigError::Parse {
+            path: shown,
+            source,
+        },
+        Parsed::Table(source) => ConfigError::Table {
+            path: shown,
+            source,
+        },
+    })
+}
+
+enum Parsed {
+    Json(serde_json::Error),
+    Table(TableError),
+}
+
+fn parse(text: &str) -> Result<Routes, Parsed> {
+    let file: RoutesFile = serde_json::from_str(text).map_err(Parsed::Json)?;
+    let table = RoutingTable::compile(&file.plan, &file.salt).map_err(Parsed::Table)?;
+    Ok(Routes {
+        table,
+        endpoints: file.endpoints,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_routes_file_is_read_whole_or_refused_with_the_reason() {
+        let good = r#"{"salt": "ml/iris",
+            "plan": {"stable": "old", "candidate": {"revision": "new", "role": "canary", "weight": 20}},
+            "endpoints": {"old": ["127.0.0.1:8080"], "new": ["127.0.0.1:8081"]}}"#;
+        let routes = parse(good).ok().unwrap();
+        assert_eq!(routes.table.candidate.unwrap().weight, 20);
+        assert_eq!(routes.endpoints["new"], ["127.0.0.1:8081".parse().unwrap()]);
+
+        let heavy = good.replace("\"weight\": 20", "\"weight\": 120");
+        assert!(matches!(
+            parse(&heavy),
+            Err(Parsed::Table(TableError::Weight(120)))
+        ));
+        let typo = good.replace("\"salt\"", "\"slat\"");
+        assert!(matches!(parse(&typo), Err(Parsed::Json(_))));
+        let address = good.replace("127.0.0.1:8081", "localhost");
+        assert!(matches!(parse(&address), Err(Parsed::Json(_))));
+    }
+}

@@ -1,0 +1,77 @@
+//! `modeldeploy-router`: serves one ModelDeployment's inference traffic by the routes file it
+//! is given.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use modeldeploy_router::proxy::{Limits, Proxy};
+use modeldeploy_router::{config, server};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::info;
+
+#[derive(Debug, Parser)]
+#[command(version, about = "The modeldeploy model router")]
+struct Args {
+    /// Address to serve on.
+    #[arg(long, env = "ROUTER_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: SocketAddr,
+    /// The routes file (JSON): `salt`, the traffic `plan` and each revision's `endpoints`.
+    #[arg(long, env = "ROUTER_ROUTES")]
+    routes: PathBuf,
+    /// Seconds a model has to answer before the client gets 504.
+    #[arg(long, default_value_t = 60)]
+    request_timeout_seconds: u64,
+    /// Largest request body, in bytes; larger gets 413.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    max_body_bytes: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .json()
+        .init();
+    let args = Args::parse();
+    let routes = config::load(&args.routes)?;
+    let (_keep, watched) = watch::channel(Arc::new(routes));
+    let limits = Limits {
+        request_timeout: Duration::from_secs(args.request_timeout_seconds),
+        max_body_bytes: args.max_body_bytes,
+        ..Limits::default()
+    };
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    info!(listen = %args.listen, routes = %args.routes.display(), "serving");
+    server::serve(
+        listener,
+        Arc::new(Proxy::new(watched, limits)),
+        terminated(),
+    )
+    .await;
+    info!("stopped");
+    Ok(())
+}
+
+/// SIGTERM (the pod stopping) or Ctrl-C.
+async fn terminated() {
+    let sigterm = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut stream) => drop(stream.recv().await),
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = sigterm => {}
+    }
+}
