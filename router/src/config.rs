@@ -19,6 +19,10 @@ struct RoutesFile {
     salt: String,
     plan: TrafficPlan,
     endpoints: BTreeMap<String, Vec<SocketAddr>>,
+    /// Copy requests of every method to a shadow, POST included; only idempotent ones when
+    /// false (the default).
+    #[serde(default)]
+    mirror_all_methods: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +67,10 @@ enum Parsed {
 
 fn parse(text: &str) -> Result<Routes, Parsed> {
     let file: RoutesFile = serde_json::from_str(text).map_err(Parsed::Json)?;
-    let table = RoutingTable::compile(&file.plan, &file.salt).map_err(Parsed::Table)?;
+    let mut table = RoutingTable::compile(&file.plan, &file.salt).map_err(Parsed::Table)?;
+    if let Some(candidate) = table.candidate.as_mut() {
+        candidate.mirror_all_methods = file.mirror_all_methods;
+    }
     Ok(Routes {
         table,
         endpoints: file.endpoints,

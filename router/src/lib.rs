@@ -9,5 +9,6 @@ pub mod choose;
 pub mod config;
 pub mod proxy;
 pub mod server;
+pub mod shadow;
 pub mod split;
 pub mod table;

@@ -24,13 +24,15 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::watch;
 use tracing::debug;
 
+use crate::shadow::{Shadow, ShadowCounts, ShadowLimits};
 use crate::split::Counter;
 use crate::table::RoutingTable;
 
 /// The response header that names the revision that answered.
 pub const REVISION_HEADER: HeaderName = HeaderName::from_static("x-modeldeploy-revision");
 
-type ProxyBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+type BodyError = Box<dyn std::error::Error + Send + Sync>;
+type ProxyBody = BoxBody<Bytes, BodyError>;
 
 /// Limits of the request path.
 #[derive(Clone, Debug)]
@@ -41,6 +43,7 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Idle connections to a backend are closed after this long.
     pub idle_timeout: Duration,
+    pub shadow: ShadowLimits,
 }
 
 impl Default for Limits {
@@ -49,6 +52,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(60),
             max_body_bytes: 16 * 1024 * 1024,
             idle_timeout: Duration::from_secs(90),
+            shadow: ShadowLimits::default(),
         }
     }
 }
@@ -67,7 +71,8 @@ pub struct Proxy {
     split: Counter,
     /// Round robin over a revision's endpoints.
     turn: AtomicUsize,
-    client: Client<HttpConnector, Limited<Incoming>>,
+    client: Client<HttpConnector, ProxyBody>,
+    shadow: Shadow,
     limits: Limits,
 }
 
@@ -85,6 +90,7 @@ impl Proxy {
             split: Counter::default(),
             turn: AtomicUsize::new(0),
             client,
+            shadow: Shadow::new(&limits.shadow),
             limits,
         }
     }
@@ -137,7 +143,26 @@ impl Proxy {
         }
         // The backend speaks HTTP/1.1 whatever the client spoke (h2c in, pooled HTTP/1.1 out).
         parts.version = http::Version::HTTP_11;
-        let outgoing = Request::from_parts(parts, Limited::new(body, self.limits.max_body_bytes));
+        let body = Limited::new(body, self.limits.max_body_bytes);
+        let body = match self.shadow_endpoint(&routes, &parts.method) {
+            // A copied request is read whole first, to be sent twice.
+            Some(shadow) => match body.collect().await {
+                Ok(collected) => {
+                    let bytes = collected.to_bytes();
+                    self.shadow.send(&parts, bytes.clone(), shadow);
+                    Full::new(bytes).map_err(|never| match never {}).boxed()
+                }
+                Err(_) => {
+                    return Ok(plain(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "request body too large",
+                        &revision,
+                    ));
+                }
+            },
+            None => body.boxed(),
+        };
+        let outgoing = Request::from_parts(parts, body);
         let answered =
             tokio::time::timeout(self.limits.request_timeout, self.client.request(outgoing)).await;
         let response = match answered {
@@ -165,6 +190,24 @@ impl Proxy {
         }
         let body = body.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
         Ok(Response::from_parts(parts, body.boxed()))
+    }
+
+    /// What the copies of requests did so far.
+    pub fn shadow_counts(&self) -> &ShadowCounts {
+        self.shadow.counts()
+    }
+
+    /// Where to copy a request with `method` to, if it is to be copied.
+    fn shadow_endpoint(&self, routes: &Routes, method: &http::Method) -> Option<SocketAddr> {
+        let candidate = routes.table.candidate.as_ref()?;
+        let percent = candidate.mirror_percent?;
+        if !self
+            .shadow
+            .wanted(method, percent, candidate.mirror_all_methods)
+        {
+            return None;
+        }
+        self.endpoint(routes, &candidate.revision)
     }
 
     fn endpoint(&self, routes: &Routes, revision: &str) -> Option<SocketAddr> {

@@ -40,6 +40,9 @@ pub struct Candidate {
     pub weight: u8,
     /// Percent of requests copied to the candidate, if any.
     pub mirror_percent: Option<u8>,
+    /// Copy requests of every method; otherwise only idempotent ones. Off unless the routes
+    /// say so.
+    pub mirror_all_methods: bool,
     /// Requests matching any of these always go to the candidate.
     pub matches: Vec<Match>,
     pub sticky_key: Option<StickyKey>,
@@ -105,6 +108,7 @@ impl RoutingTable {
                     revision: c.revision.clone(),
                     weight,
                     mirror_percent,
+                    mirror_all_methods: false,
                     matches,
                     sticky_key,
                 })

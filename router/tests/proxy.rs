@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -18,6 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use modeldeploy_api::routing::{CandidateRole, CandidateTraffic, TrafficPlan};
 use modeldeploy_api::v1alpha1::Stickiness;
 use modeldeploy_router::proxy::{Limits, Proxy, REVISION_HEADER, Routes};
+use modeldeploy_router::shadow::ShadowLimits;
 use modeldeploy_router::table::RoutingTable;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -66,15 +68,25 @@ fn plan(weight: i32, stickiness: Option<Stickiness>) -> TrafficPlan {
 struct Running {
     address: SocketAddr,
     routes: watch::Sender<Arc<Routes>>,
+    proxy: Arc<Proxy>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
 impl Running {
     async fn start(plan: &TrafficPlan, endpoints: BTreeMap<String, Vec<SocketAddr>>) -> Running {
         let table = RoutingTable::compile(plan, "ml/iris").unwrap();
+        Running::serve(table, endpoints, ShadowLimits::default()).await
+    }
+
+    async fn serve(
+        table: RoutingTable,
+        endpoints: BTreeMap<String, Vec<SocketAddr>>,
+        shadow: ShadowLimits,
+    ) -> Running {
         let (routes, watched) = watch::channel(Arc::new(Routes { table, endpoints }));
         let limits = Limits {
             max_body_bytes: 1024,
+            shadow,
             ..Limits::default()
         };
         let proxy = Arc::new(Proxy::new(watched, limits));
@@ -82,12 +94,13 @@ impl Running {
         let address = listener.local_addr().unwrap();
         tokio::spawn(modeldeploy_router::server::serve(
             listener,
-            proxy,
+            Arc::clone(&proxy),
             std::future::pending(),
         ));
         Running {
             address,
             routes,
+            proxy,
             client: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
@@ -210,4 +223,108 @@ async fn oversized_bodies_missing_endpoints_and_dead_backends_get_plain_answers(
         (status, revision.as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, "new")
     );
+}
+
+/// A server that takes connections and never answers.
+async fn hung() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    address
+}
+
+/// Stable answers from a real server; every request, POST included, copied to `shadow`.
+async fn shadowed(shadow: SocketAddr, concurrency: usize) -> Running {
+    let mut plan = plan(0, None);
+    if let Some(c) = plan.candidate.as_mut() {
+        c.mirror_percent = Some(100);
+    }
+    let mut table = RoutingTable::compile(&plan, "ml/iris").unwrap();
+    if let Some(c) = table.candidate.as_mut() {
+        c.mirror_all_methods = true;
+    }
+    let endpoints = BTreeMap::from([
+        ("old".to_owned(), vec![backend("old").await]),
+        ("new".to_owned(), vec![shadow]),
+    ]);
+    let limits = ShadowLimits {
+        concurrency,
+        timeout: std::time::Duration::from_secs(120),
+    };
+    Running::serve(table, endpoints, limits).await
+}
+
+#[tokio::test]
+async fn a_shadow_that_never_answers_changes_nothing_users_get_and_full_slots_drop_copies() {
+    let router = shadowed(hung().await, 4).await;
+    for _ in 0..50 {
+        // Each answer arrives while the copies before it still hang.
+        let (status, revision, body) = router.send(&[], b"{}").await;
+        assert_eq!(
+            (status, revision.as_str(), body.as_str()),
+            (StatusCode::OK, "old", "old 2")
+        );
+    }
+    let counts = router.proxy.shadow_counts();
+    assert_eq!(counts.sent.load(Ordering::Relaxed), 4, "one copy per slot");
+    assert_eq!(counts.dropped.load(Ordering::Relaxed), 46);
+}
+
+#[tokio::test]
+async fn a_dead_shadow_changes_nothing_users_get_and_its_failures_are_counted() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = listener.local_addr().unwrap();
+    drop(listener);
+    let router = shadowed(dead, 64).await;
+    for _ in 0..20 {
+        let (status, revision, _) = router.send(&[], b"{}").await;
+        assert_eq!((status, revision.as_str()), (StatusCode::OK, "old"));
+    }
+    let counts = router.proxy.shadow_counts();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while counts.failed.load(Ordering::Relaxed) < 20 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "failures not counted: {counts:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(counts.sent.load(Ordering::Relaxed), 20);
+}
+
+#[tokio::test]
+async fn only_idempotent_requests_are_copied_unless_the_routes_allow_every_method() {
+    let mut plan = plan(0, None);
+    if let Some(c) = plan.candidate.as_mut() {
+        c.mirror_percent = Some(100);
+    }
+    let table = RoutingTable::compile(&plan, "ml/iris").unwrap();
+    let endpoints = BTreeMap::from([
+        ("old".to_owned(), vec![backend("old").await]),
+        ("new".to_owned(), vec![backend("new").await]),
+    ]);
+    let router = Running::serve(table, endpoints, ShadowLimits::default()).await;
+    router.send(&[], b"{}").await;
+    let counts = router.proxy.shadow_counts();
+    assert_eq!(
+        counts.sent.load(Ordering::Relaxed),
+        0,
+        "a POST is not copied"
+    );
+    let response = router
+        .client
+        .request(
+            Request::get(format!("http://{}/v2/health/ready", router.address))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(counts.sent.load(Ordering::Relaxed), 1, "a GET is");
 }

@@ -1,0 +1,138 @@
+//! Shadow traffic: a copy of some requests goes to the candidate beside the primary request,
+//! never in front of it. Copies run on their own connection pool, at most `concurrency` at a
+//! time, each within its own timeout; when all slots are taken the copy is dropped and counted,
+//! so a slow or dead candidate costs users nothing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::Semaphore;
+use tracing::debug;
+
+use crate::split::Counter;
+
+/// Limits of the copies.
+#[derive(Clone, Debug)]
+pub struct ShadowLimits {
+    /// Copies in flight at once; a copy beyond them is dropped.
+    pub concurrency: usize,
+    /// Longest a copy may take, answer body included.
+    pub timeout: Duration,
+}
+
+impl Default for ShadowLimits {
+    fn default() -> ShadowLimits {
+        ShadowLimits {
+            concurrency: 64,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What happened to the copies so far.
+#[derive(Debug, Default)]
+pub struct ShadowCounts {
+    /// Copies sent to the candidate.
+    pub sent: AtomicU64,
+    /// Copies not sent because every slot was taken.
+    pub dropped: AtomicU64,
+    /// Copies sent that got no answer (refused, reset or timed out).
+    pub failed: AtomicU64,
+    /// Copies answered.
+    pub answered: AtomicU64,
+}
+
+#[derive(Debug)]
+pub struct Shadow {
+    client: Client<HttpConnector, Full<Bytes>>,
+    slots: Arc<Semaphore>,
+    timeout: Duration,
+    split: Counter,
+    counts: Arc<ShadowCounts>,
+}
+
+impl Shadow {
+    pub fn new(limits: &ShadowLimits) -> Shadow {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(limits.timeout));
+        Shadow {
+            client: Client::builder(TokioExecutor::new())
+                .pool_timer(TokioTimer::new())
+                .build(connector),
+            slots: Arc::new(Semaphore::new(limits.concurrency)),
+            timeout: limits.timeout,
+            split: Counter::default(),
+            counts: Arc::new(ShadowCounts::default()),
+        }
+    }
+
+    pub fn counts(&self) -> &ShadowCounts {
+        &self.counts
+    }
+
+    /// Whether this request is to be copied at `percent`: only methods without side effects
+    /// (RFC 9110 idempotent methods) unless `all_methods`, since a copy of a POST that changes
+    /// something changes it twice.
+    pub fn wanted(&self, method: &Method, percent: u8, all_methods: bool) -> bool {
+        let idempotent = matches!(
+            *method,
+            Method::GET
+                | Method::HEAD
+                | Method::OPTIONS
+                | Method::PUT
+                | Method::DELETE
+                | Method::TRACE
+        );
+        (all_methods || idempotent) && self.split.next_to_candidate(percent)
+    }
+
+    /// Sends a copy of the request (`head` without its body, and `body`) to `endpoint` and
+    /// returns at once.
+    pub fn send(&self, head: &http::request::Parts, body: Bytes, endpoint: SocketAddr) {
+        let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() else {
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let path = head.uri.path_and_query().map_or("/", |p| p.as_str());
+        let Ok(uri) = format!("http://{endpoint}{path}").parse::<Uri>() else {
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = head.method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = head.headers.clone();
+        let (client, counts, timeout) =
+            (self.client.clone(), Arc::clone(&self.counts), self.timeout);
+        counts.sent.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let answered = tokio::time::timeout(timeout, async {
+                let response = client.request(request).await.map_err(|e| e.to_string())?;
+                response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+            match answered {
+                Ok(Ok(_)) => counts.answered.fetch_add(1, Ordering::Relaxed),
+                Ok(Err(error)) => {
+                    debug!(%endpoint, %error, "shadow copy failed");
+                    counts.failed.fetch_add(1, Ordering::Relaxed)
+                }
+                Err(_) => counts.failed.fetch_add(1, Ordering::Relaxed),
+            };
+            drop(permit);
+        });
+    }
+}
