@@ -6,6 +6,7 @@
 //! arithmetic of weighted and sticky splits.
 
 pub mod choose;
+pub mod compare;
 pub mod config;
 pub mod proxy;
 pub mod server;
