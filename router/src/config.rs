@@ -9,6 +9,9 @@ use std::path::Path;
 use modeldeploy_api::routing::TrafficPlan;
 use serde::Deserialize;
 
+use std::sync::Arc;
+
+use crate::compare::{Comparator, ComparatorError};
 use crate::proxy::Routes;
 use crate::table::{RoutingTable, TableError};
 
@@ -23,6 +26,16 @@ struct RoutesFile {
     /// false (the default).
     #[serde(default)]
     mirror_all_methods: bool,
+    /// How a shadow's answers are compared with the primary's, as `shadow.agreement`.
+    #[serde(default)]
+    agreement: Option<Agreement>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Agreement {
+    json_path: Option<String>,
+    tolerance: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +52,11 @@ pub enum ConfigError {
     },
     #[error("the routes in {path} cannot be served")]
     Table { path: String, source: TableError },
+    #[error("the agreement in {path} cannot be measured")]
+    Agreement {
+        path: String,
+        source: ComparatorError,
+    },
 }
 
 /// The routes in the file at `path`.
@@ -57,12 +75,17 @@ pub fn load(path: &Path) -> Result<Routes, ConfigError> {
             path: shown,
             source,
         },
+        Parsed::Agreement(source) => ConfigError::Agreement {
+            path: shown,
+            source,
+        },
     })
 }
 
 enum Parsed {
     Json(serde_json::Error),
     Table(TableError),
+    Agreement(ComparatorError),
 }
 
 fn parse(text: &str) -> Result<Routes, Parsed> {
@@ -71,9 +94,15 @@ fn parse(text: &str) -> Result<Routes, Parsed> {
     if let Some(candidate) = table.candidate.as_mut() {
         candidate.mirror_all_methods = file.mirror_all_methods;
     }
+    let agreement = file
+        .agreement
+        .map(|a| Comparator::new(a.json_path.as_deref(), a.tolerance.as_deref()).map(Arc::new))
+        .transpose()
+        .map_err(Parsed::Agreement)?;
     Ok(Routes {
         table,
         endpoints: file.endpoints,
+        agreement,
     })
 }
 

@@ -21,9 +21,10 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tracing::debug;
 
+use crate::compare::Comparator;
 use crate::shadow::{Shadow, ShadowCounts, ShadowLimits};
 use crate::split::Counter;
 use crate::table::RoutingTable;
@@ -57,12 +58,18 @@ impl Default for Limits {
     }
 }
 
-/// What the router serves: the table, and the ready endpoints of each revision.
+/// What the router serves: the table, the ready endpoints of each revision, and how shadow
+/// answers are compared with the primary's.
 #[derive(Clone, Debug)]
 pub struct Routes {
     pub table: RoutingTable,
     pub endpoints: BTreeMap<String, Vec<SocketAddr>>,
+    pub agreement: Option<Arc<Comparator>>,
 }
+
+/// The largest primary answer kept to compare with a shadow's; a larger one is streamed to the
+/// client uncompared.
+const MAX_COMPARED_BYTES: u64 = 1024 * 1024;
 
 /// The request path of one ModelDeployment.
 #[derive(Debug)]
@@ -144,12 +151,18 @@ impl Proxy {
         // The backend speaks HTTP/1.1 whatever the client spoke (h2c in, pooled HTTP/1.1 out).
         parts.version = http::Version::HTTP_11;
         let body = Limited::new(body, self.limits.max_body_bytes);
+        let mut primary_answer = None;
         let body = match self.shadow_endpoint(&routes, &parts.method) {
             // A copied request is read whole first, to be sent twice.
             Some(shadow) => match body.collect().await {
                 Ok(collected) => {
                     let bytes = collected.to_bytes();
-                    self.shadow.send(&parts, bytes.clone(), shadow);
+                    let comparison = routes.agreement.as_ref().map(|comparator| {
+                        let (sender, receiver) = oneshot::channel();
+                        primary_answer = Some(sender);
+                        (Arc::clone(comparator), receiver)
+                    });
+                    self.shadow.send(&parts, bytes.clone(), shadow, comparison);
                     Full::new(bytes).map_err(|never| match never {}).boxed()
                 }
                 Err(_) => {
@@ -188,7 +201,35 @@ impl Proxy {
         if let Ok(value) = HeaderValue::from_str(&revision) {
             parts.headers.insert(REVISION_HEADER, value);
         }
-        let body = body.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if let Some(sender) = primary_answer
+            && declared.is_some_and(|n| n <= MAX_COMPARED_BYTES)
+        {
+            // Kept whole for the comparison; the client gets it as soon as it is read, never
+            // after the shadow.
+            return Ok(match body.collect().await {
+                Ok(collected) => {
+                    let bytes = collected.to_bytes();
+                    let _ = sender.send(bytes.clone());
+                    Response::from_parts(
+                        parts,
+                        Full::new(bytes).map_err(|never| match never {}).boxed(),
+                    )
+                }
+                Err(error) => {
+                    debug!(%revision, %error, "backend answer broke off");
+                    plain(
+                        StatusCode::BAD_GATEWAY,
+                        "the model's answer broke off",
+                        &revision,
+                    )
+                }
+            });
+        }
+        let body = body.map_err(|e| Box::new(e) as BodyError);
         Ok(Response::from_parts(parts, body.boxed()))
     }
 

@@ -14,9 +14,10 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 use tracing::debug;
 
+use crate::compare::{Comparator, Compared};
 use crate::split::Counter;
 
 /// Limits of the copies.
@@ -48,6 +49,13 @@ pub struct ShadowCounts {
     pub failed: AtomicU64,
     /// Copies answered.
     pub answered: AtomicU64,
+    /// Answered copies whose prediction agreed with the primary's.
+    pub agreed: AtomicU64,
+    /// Answered copies whose prediction differed from the primary's.
+    pub disagreed: AtomicU64,
+    /// Answered copies not compared: no comparison asked for, no primary answer to compare
+    /// with, or an answer that holds no prediction.
+    pub uncompared: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -96,8 +104,15 @@ impl Shadow {
     }
 
     /// Sends a copy of the request (`head` without its body, and `body`) to `endpoint` and
-    /// returns at once.
-    pub fn send(&self, head: &http::request::Parts, body: Bytes, endpoint: SocketAddr) {
+    /// returns at once. With a `comparison`, the copy's answer is compared with the primary's
+    /// answer body once that arrives on the channel (a dropped sender: nothing to compare).
+    pub fn send(
+        &self,
+        head: &http::request::Parts,
+        body: Bytes,
+        endpoint: SocketAddr,
+        comparison: Option<(Arc<Comparator>, oneshot::Receiver<Bytes>)>,
+    ) {
         let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() else {
             self.counts.dropped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -125,7 +140,22 @@ impl Shadow {
             })
             .await;
             match answered {
-                Ok(Ok(_)) => counts.answered.fetch_add(1, Ordering::Relaxed),
+                Ok(Ok(shadow)) => {
+                    counts.answered.fetch_add(1, Ordering::Relaxed);
+                    let verdict = match comparison {
+                        Some((comparator, primary)) => match primary.await {
+                            Ok(primary) => comparator.compare(&primary, &shadow.to_bytes()),
+                            Err(_) => Compared::Unreadable,
+                        },
+                        None => Compared::Unreadable,
+                    };
+                    let count = match verdict {
+                        Compared::Agree => &counts.agreed,
+                        Compared::Disagree => &counts.disagreed,
+                        Compared::Unreadable => &counts.uncompared,
+                    };
+                    count.fetch_add(1, Ordering::Relaxed)
+                }
                 Ok(Err(error)) => {
                     debug!(%endpoint, %error, "shadow copy failed");
                     counts.failed.fetch_add(1, Ordering::Relaxed)

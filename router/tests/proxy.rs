@@ -18,6 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use modeldeploy_api::routing::{CandidateRole, CandidateTraffic, TrafficPlan};
 use modeldeploy_api::v1alpha1::Stickiness;
+use modeldeploy_router::compare::Comparator;
 use modeldeploy_router::proxy::{Limits, Proxy, REVISION_HEADER, Routes};
 use modeldeploy_router::shadow::ShadowLimits;
 use modeldeploy_router::table::RoutingTable;
@@ -83,7 +84,11 @@ impl Running {
         endpoints: BTreeMap<String, Vec<SocketAddr>>,
         shadow: ShadowLimits,
     ) -> Running {
-        let (routes, watched) = watch::channel(Arc::new(Routes { table, endpoints }));
+        let (routes, watched) = watch::channel(Arc::new(Routes {
+            table,
+            endpoints,
+            agreement: None,
+        }));
         let limits = Limits {
             max_body_bytes: 1024,
             shadow,
@@ -180,9 +185,11 @@ async fn a_user_keeps_their_variant_and_a_weight_change_moves_users_only_into_th
         at_ten.insert(user, first);
     }
     let table = RoutingTable::compile(&plan(20, stickiness), "ml/iris").unwrap();
-    router
-        .routes
-        .send_replace(Arc::new(Routes { table, endpoints }));
+    router.routes.send_replace(Arc::new(Routes {
+        table,
+        endpoints,
+        agreement: None,
+    }));
     let mut moved_in = 0;
     for (user, before) in &at_ten {
         let (_, now, _) = router.send(&[("x-user", user)], b"").await;
@@ -217,6 +224,7 @@ async fn oversized_bodies_missing_endpoints_and_dead_backends_get_plain_answers(
     router.routes.send_replace(Arc::new(Routes {
         table,
         endpoints: BTreeMap::new(),
+        agreement: None,
     }));
     let (status, revision, _) = router.send(&[], b"").await;
     assert_eq!(
@@ -327,4 +335,75 @@ async fn only_idempotent_requests_are_copied_unless_the_routes_allow_every_metho
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(counts.sent.load(Ordering::Relaxed), 1, "a GET is");
+}
+
+/// A model that predicts 1.0 for every request, or 2.0 for every `every`-th one.
+async fn predicting(every: u64) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let served = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let served = Arc::clone(&served);
+            tokio::spawn(async move {
+                let service = service_fn(move |_: Request<hyper::body::Incoming>| {
+                    let n = served.fetch_add(1, Ordering::Relaxed) + 1;
+                    async move {
+                        let value = if every > 0 && n.is_multiple_of(every) {
+                            2.0
+                        } else {
+                            1.0
+                        };
+                        let body = format!(
+                            r#"{{"id":"{n}","outputs":[{{"name":"p","data":[{value}]}}]}}"#
+                        );
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn a_shadow_that_differs_on_a_tenth_of_requests_measures_a_tenth_disagreement() {
+    let mut plan = plan(0, None);
+    if let Some(c) = plan.candidate.as_mut() {
+        c.mirror_percent = Some(100);
+    }
+    let mut table = RoutingTable::compile(&plan, "ml/iris").unwrap();
+    if let Some(c) = table.candidate.as_mut() {
+        c.mirror_all_methods = true;
+    }
+    let endpoints = BTreeMap::from([
+        ("old".to_owned(), vec![predicting(0).await]),
+        ("new".to_owned(), vec![predicting(10).await]),
+    ]);
+    let router = Running::serve(table, endpoints, ShadowLimits::default()).await;
+    let comparator = Comparator::new(Some("$.outputs[0].data"), None).unwrap();
+    router.routes.send_modify(|routes| {
+        let mut with = (**routes).clone();
+        with.agreement = Some(Arc::new(comparator));
+        *routes = Arc::new(with);
+    });
+    for _ in 0..200 {
+        let (status, revision, body) = router.send(&[], b"{}").await;
+        assert_eq!((status, revision.as_str()), (StatusCode::OK, "old"));
+        assert!(body.contains(r#""data":[1]"#), "{body}");
+    }
+    let counts = router.proxy.shadow_counts();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while counts.agreed.load(Ordering::Relaxed) + counts.disagreed.load(Ordering::Relaxed) < 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not all compared: {counts:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(counts.disagreed.load(Ordering::Relaxed), 20, "{counts:?}");
+    assert_eq!(counts.agreed.load(Ordering::Relaxed), 180, "{counts:?}");
 }
