@@ -109,3 +109,21 @@ impl TrafficPlan {
         })
     }
 }
+
+impl TrafficPlan {
+    /// `weight` percent of requests to the canary `candidate`, the rest to `stable`, with
+    /// nothing matched, copied or sticky.
+    pub fn canary(stable: &str, candidate: &str, weight: i32) -> TrafficPlan {
+        TrafficPlan {
+            stable: stable.to_owned(),
+            candidate: Some(CandidateTraffic {
+                revision: candidate.to_owned(),
+                role: CandidateRole::Canary,
+                weight,
+                mirror_percent: None,
+                matches: Vec::new(),
+                stickiness: None,
+            }),
+        }
+    }
+}

@@ -16,7 +16,7 @@ use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use modeldeploy_api::routing::{CandidateRole, CandidateTraffic, TrafficPlan};
+use modeldeploy_api::routing::TrafficPlan;
 use modeldeploy_api::v1alpha1::Stickiness;
 use modeldeploy_router::compare::Comparator;
 use modeldeploy_router::proxy::{Limits, Proxy, REVISION_HEADER, Routes};
@@ -53,17 +53,24 @@ async fn backend(name: &'static str) -> SocketAddr {
 }
 
 fn plan(weight: i32, stickiness: Option<Stickiness>) -> TrafficPlan {
-    TrafficPlan {
-        stable: "old".into(),
-        candidate: Some(CandidateTraffic {
-            revision: "new".into(),
-            role: CandidateRole::Canary,
-            weight,
-            mirror_percent: None,
-            matches: Vec::new(),
-            stickiness,
-        }),
+    let mut plan = TrafficPlan::canary("old", "new", weight);
+    if let Some(c) = plan.candidate.as_mut() {
+        c.stickiness = stickiness;
     }
+    plan
+}
+
+/// Every request, POST included, copied to the candidate.
+fn mirrored() -> RoutingTable {
+    let mut plan = plan(0, None);
+    if let Some(c) = plan.candidate.as_mut() {
+        c.mirror_percent = Some(100);
+    }
+    let mut table = RoutingTable::compile(&plan, "ml/iris").unwrap();
+    if let Some(c) = table.candidate.as_mut() {
+        c.mirror_all_methods = true;
+    }
+    table
 }
 
 struct Running {
@@ -248,14 +255,7 @@ async fn hung() -> SocketAddr {
 
 /// Stable answers from a real server; every request, POST included, copied to `shadow`.
 async fn shadowed(shadow: SocketAddr, concurrency: usize) -> Running {
-    let mut plan = plan(0, None);
-    if let Some(c) = plan.candidate.as_mut() {
-        c.mirror_percent = Some(100);
-    }
-    let mut table = RoutingTable::compile(&plan, "ml/iris").unwrap();
-    if let Some(c) = table.candidate.as_mut() {
-        c.mirror_all_methods = true;
-    }
+    let table = mirrored();
     let endpoints = BTreeMap::from([
         ("old".to_owned(), vec![backend("old").await]),
         ("new".to_owned(), vec![shadow]),
@@ -371,14 +371,7 @@ async fn predicting(every: u64) -> SocketAddr {
 
 #[tokio::test]
 async fn a_shadow_that_differs_on_a_tenth_of_requests_measures_a_tenth_disagreement() {
-    let mut plan = plan(0, None);
-    if let Some(c) = plan.candidate.as_mut() {
-        c.mirror_percent = Some(100);
-    }
-    let mut table = RoutingTable::compile(&plan, "ml/iris").unwrap();
-    if let Some(c) = table.candidate.as_mut() {
-        c.mirror_all_methods = true;
-    }
+    let table = mirrored();
     let endpoints = BTreeMap::from([
         ("old".to_owned(), vec![predicting(0).await]),
         ("new".to_owned(), vec![predicting(10).await]),

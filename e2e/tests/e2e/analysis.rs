@@ -246,6 +246,21 @@ async fn a_canary_whose_latency_breaches_its_p99_is_rolled_back() {
     .await;
 }
 
+/// A canary held at 50 % with `check` as its background analysis.
+fn half_canary_checked_by(check: BuiltInCheck) -> Option<StrategySpec> {
+    Some(StrategySpec {
+        canary: Some(CanaryStrategy {
+            steps: vec![weight(50), pause(None)],
+            analysis: Some(AnalysisSpec {
+                checks: vec![check],
+                ..AnalysisSpec::default()
+            }),
+            ..CanaryStrategy::default()
+        }),
+        ..StrategySpec::default()
+    })
+}
+
 #[tokio::test]
 async fn a_built_in_check_against_stable_rolls_back_a_canary_worse_than_stable() {
     let check = BuiltInCheck {
@@ -264,17 +279,7 @@ async fn a_built_in_check_against_stable_rolls_back_a_canary_worse_than_stable()
             max_increase_percent: None,
         }),
     };
-    let strategy = Some(StrategySpec {
-        canary: Some(CanaryStrategy {
-            steps: vec![weight(50), pause(None)],
-            analysis: Some(AnalysisSpec {
-                checks: vec![check],
-                ..AnalysisSpec::default()
-            }),
-            ..CanaryStrategy::default()
-        }),
-        ..StrategySpec::default()
-    });
+    let strategy = half_canary_checked_by(check);
     Box::pin(rolled_back_by(
         "analysis-builtin",
         &[("ERROR_RATE", "0.2")],
@@ -300,17 +305,7 @@ async fn a_built_in_check_over_too_few_requests_pauses_and_never_promotes() {
         }),
         latency: None,
     };
-    let strategy = Some(StrategySpec {
-        canary: Some(CanaryStrategy {
-            steps: vec![weight(50), pause(None)],
-            analysis: Some(AnalysisSpec {
-                checks: vec![check],
-                ..AnalysisSpec::default()
-            }),
-            ..CanaryStrategy::default()
-        }),
-        ..StrategySpec::default()
-    });
+    let strategy = half_canary_checked_by(check);
     let (models, old, load) = rolling_out(&scenario, strategy, &[]).await;
     let status = Box::pin(until_status(
         &models,

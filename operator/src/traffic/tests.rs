@@ -10,23 +10,12 @@ use modeldeploy_api::v1alpha1::{
 };
 
 use super::*;
-use modeldeploy_api::routing::{CandidateRole, CandidateTraffic};
 
 use crate::observed::ObservedRevision;
 use crate::testing::{owner, spec};
 
 fn plan(weight: i32) -> TrafficPlan {
-    TrafficPlan {
-        stable: "old".into(),
-        candidate: Some(CandidateTraffic {
-            revision: "new".into(),
-            role: CandidateRole::Canary,
-            weight,
-            mirror_percent: None,
-            matches: vec![],
-            stickiness: None,
-        }),
-    }
+    TrafficPlan::canary("old", "new", weight)
 }
 
 fn with_provider(provider: TrafficProvider) -> ModelDeploymentSpec {

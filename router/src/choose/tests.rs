@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use http::{HeaderMap, HeaderValue};
-use modeldeploy_api::routing::{CandidateRole, CandidateTraffic, TrafficPlan};
+use modeldeploy_api::routing::TrafficPlan;
 use modeldeploy_api::v1alpha1::{HeaderMatch, HeaderMatchType, RouteMatch, Stickiness};
 
 use super::Reason;
@@ -9,17 +9,7 @@ use crate::split::Counter;
 use crate::table::{RoutingTable, TableError};
 
 fn plan(weight: i32) -> TrafficPlan {
-    TrafficPlan {
-        stable: "old".into(),
-        candidate: Some(CandidateTraffic {
-            revision: "new".into(),
-            role: CandidateRole::Canary,
-            weight,
-            mirror_percent: None,
-            matches: Vec::new(),
-            stickiness: None,
-        }),
-    }
+    TrafficPlan::canary("old", "new", weight)
 }
 
 fn sticky(weight: i32, header: Option<&str>, cookie: Option<&str>) -> RoutingTable {
