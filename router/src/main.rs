@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use modeldeploy_router::proxy::{Limits, Proxy};
-use modeldeploy_router::{config, server};
+use modeldeploy_router::{config, metrics, server};
+use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
@@ -20,6 +21,9 @@ struct Args {
     /// Address to serve on.
     #[arg(long, env = "ROUTER_LISTEN", default_value = "0.0.0.0:8080")]
     listen: SocketAddr,
+    /// Address of the Prometheus metrics endpoint.
+    #[arg(long, env = "ROUTER_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    metrics_listen: SocketAddr,
     /// The routes file (JSON): `salt`, the traffic `plan` and each revision's `endpoints`.
     #[arg(long, env = "ROUTER_ROUTES")]
     routes: PathBuf,
@@ -51,13 +55,15 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    info!(listen = %args.listen, routes = %args.routes.display(), "serving");
-    server::serve(
-        listener,
-        Arc::new(Proxy::new(watched, limits)),
-        terminated(),
-    )
-    .await;
+    let metrics_listener = TcpListener::bind(args.metrics_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.metrics_listen))?;
+    let proxy = Arc::new(Proxy::new(watched, limits));
+    let mut registry = Registry::with_prefix("modeldeploy_router");
+    proxy.register(&mut registry);
+    tokio::spawn(metrics::serve(metrics_listener, Arc::new(registry)));
+    info!(listen = %args.listen, metrics = %args.metrics_listen, routes = %args.routes.display(), "serving");
+    server::serve(listener, proxy, terminated()).await;
     info!("stopped");
     Ok(())
 }

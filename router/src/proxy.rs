@@ -10,7 +10,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST};
@@ -21,10 +21,13 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use prometheus_client::registry::Registry;
 use tokio::sync::{oneshot, watch};
 use tracing::debug;
 
+use crate::choose::Reason;
 use crate::compare::Comparator;
+use crate::metrics::RequestMetrics;
 use crate::shadow::{Shadow, ShadowCounts, ShadowLimits};
 use crate::split::Counter;
 use crate::table::RoutingTable;
@@ -80,6 +83,7 @@ pub struct Proxy {
     turn: AtomicUsize,
     client: Client<HttpConnector, ProxyBody>,
     shadow: Shadow,
+    metrics: RequestMetrics,
     limits: Limits,
 }
 
@@ -98,35 +102,69 @@ impl Proxy {
             turn: AtomicUsize::new(0),
             client,
             shadow: Shadow::new(&limits.shadow),
+            metrics: RequestMetrics::default(),
             limits,
         }
     }
 
-    /// Answers one request; never fails: every problem is an HTTP answer.
+    /// Registers the request and shadow metrics in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        self.metrics.register(registry);
+        self.shadow.counts().register(registry);
+    }
+
+    /// Answers one request, and counts it.
     pub async fn handle(
         &self,
         request: Request<Incoming>,
     ) -> Result<Response<ProxyBody>, Infallible> {
+        let started = Instant::now();
+        self.metrics.in_flight.inc();
+        let (response, revision, reason) = self.route(request).await;
+        self.metrics.in_flight.dec();
+        self.metrics.answered(
+            &revision,
+            reason,
+            response.status(),
+            started.elapsed().as_secs_f64(),
+        );
+        Ok(response)
+    }
+
+    /// The answer to one request, with the revision chosen and why: every problem is an HTTP
+    /// answer.
+    async fn route(&self, request: Request<Incoming>) -> (Response<ProxyBody>, String, Reason) {
         let routes = Arc::clone(&self.routes.borrow());
         let choice = routes.table.choose(request.headers(), &self.split);
-        let revision = choice.revision.to_owned();
+        let (revision, reason) = (choice.revision.to_owned(), choice.reason);
+        let response = self.forward(request, &routes, &revision).await;
+        (response, revision, reason)
+    }
+
+    async fn forward(
+        &self,
+        request: Request<Incoming>,
+        routes: &Routes,
+        revision: &str,
+    ) -> Response<ProxyBody> {
+        let revision = revision.to_owned();
         let declared = request
             .headers()
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         if declared.is_some_and(|n| n > self.limits.max_body_bytes) {
-            return Ok(plain(
+            return plain(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request body too large",
                 &revision,
-            ));
+            );
         }
-        let Some(endpoint) = self.endpoint(&routes, &revision) else {
-            return Ok(plain(
+        let Some(endpoint) = self.endpoint(routes, &revision) else {
+            return plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no ready endpoint for the revision",
                 &revision,
-            ));
+            );
         };
         let (mut parts, body) = request.into_parts();
         let path = parts
@@ -135,11 +173,7 @@ impl Proxy {
             .map_or("/", |p| p.as_str())
             .to_owned();
         let Ok(uri) = format!("http://{endpoint}{path}").parse::<Uri>() else {
-            return Ok(plain(
-                StatusCode::BAD_REQUEST,
-                "bad request target",
-                &revision,
-            ));
+            return plain(StatusCode::BAD_REQUEST, "bad request target", &revision);
         };
         parts.uri = uri;
         strip_hop_by_hop(&mut parts.headers);
@@ -152,7 +186,7 @@ impl Proxy {
         parts.version = http::Version::HTTP_11;
         let body = Limited::new(body, self.limits.max_body_bytes);
         let mut primary_answer = None;
-        let body = match self.shadow_endpoint(&routes, &parts.method) {
+        let body = match self.shadow_endpoint(routes, &parts.method) {
             // A copied request is read whole first, to be sent twice.
             Some(shadow) => match body.collect().await {
                 Ok(collected) => {
@@ -166,11 +200,11 @@ impl Proxy {
                     Full::new(bytes).map_err(|never| match never {}).boxed()
                 }
                 Err(_) => {
-                    return Ok(plain(
+                    return plain(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "request body too large",
                         &revision,
-                    ));
+                    );
                 }
             },
             None => body.boxed(),
@@ -180,19 +214,19 @@ impl Proxy {
             tokio::time::timeout(self.limits.request_timeout, self.client.request(outgoing)).await;
         let response = match answered {
             Err(_) => {
-                return Ok(plain(
+                return plain(
                     StatusCode::GATEWAY_TIMEOUT,
                     "the model did not answer in time",
                     &revision,
-                ));
+                );
             }
             Ok(Err(error)) => {
                 debug!(%revision, %endpoint, %error, "backend request failed");
-                return Ok(plain(
+                return plain(
                     StatusCode::BAD_GATEWAY,
                     "the model could not be reached",
                     &revision,
-                ));
+                );
             }
             Ok(Ok(response)) => response,
         };
@@ -210,7 +244,7 @@ impl Proxy {
         {
             // Kept whole for the comparison; the client gets it as soon as it is read, never
             // after the shadow.
-            return Ok(match body.collect().await {
+            return match body.collect().await {
                 Ok(collected) => {
                     let bytes = collected.to_bytes();
                     let _ = sender.send(bytes.clone());
@@ -227,10 +261,10 @@ impl Proxy {
                         &revision,
                     )
                 }
-            });
+            };
         }
         let body = body.map_err(|e| Box::new(e) as BodyError);
-        Ok(Response::from_parts(parts, body.boxed()))
+        Response::from_parts(parts, body.boxed())
     }
 
     /// What the copies of requests did so far.

@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,11 +13,13 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
 use tokio::sync::{Semaphore, oneshot};
 use tracing::debug;
 
 use crate::compare::{Comparator, Compared};
-use crate::split::Counter;
+use crate::split;
 
 /// Limits of the copies.
 #[derive(Clone, Debug)]
@@ -38,24 +39,69 @@ impl Default for ShadowLimits {
     }
 }
 
-/// What happened to the copies so far.
+/// What happened to the copies so far; each count is also a Prometheus counter
+/// ([`ShadowCounts::register`]).
 #[derive(Debug, Default)]
 pub struct ShadowCounts {
     /// Copies sent to the candidate.
-    pub sent: AtomicU64,
+    pub sent: Counter,
     /// Copies not sent because every slot was taken.
-    pub dropped: AtomicU64,
+    pub dropped: Counter,
     /// Copies sent that got no answer (refused, reset or timed out).
-    pub failed: AtomicU64,
+    pub failed: Counter,
     /// Copies answered.
-    pub answered: AtomicU64,
+    pub answered: Counter,
     /// Answered copies whose prediction agreed with the primary's.
-    pub agreed: AtomicU64,
+    pub agreed: Counter,
     /// Answered copies whose prediction differed from the primary's.
-    pub disagreed: AtomicU64,
+    pub disagreed: Counter,
     /// Answered copies not compared: no comparison asked for, no primary answer to compare
     /// with, or an answer that holds no prediction.
-    pub uncompared: AtomicU64,
+    pub uncompared: Counter,
+}
+
+impl ShadowCounts {
+    pub fn register(&self, registry: &mut Registry) {
+        for (name, help, counter) in [
+            (
+                "mirror_sent",
+                "Copies of requests sent to the shadow",
+                &self.sent,
+            ),
+            (
+                "mirror_dropped",
+                "Copies not sent because every shadow slot was taken",
+                &self.dropped,
+            ),
+            (
+                "mirror_failed",
+                "Copies sent that got no answer (refused, reset or timed out)",
+                &self.failed,
+            ),
+            (
+                "mirror_answered",
+                "Copies the shadow answered",
+                &self.answered,
+            ),
+            (
+                "comparisons_agreed",
+                "Shadow answers whose prediction agreed with the primary's",
+                &self.agreed,
+            ),
+            (
+                "comparisons_disagreed",
+                "Shadow answers whose prediction differed from the primary's",
+                &self.disagreed,
+            ),
+            (
+                "comparisons_uncompared",
+                "Shadow answers not compared (no primary answer, no prediction, or no comparison set)",
+                &self.uncompared,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -63,7 +109,7 @@ pub struct Shadow {
     client: Client<HttpConnector, Full<Bytes>>,
     slots: Arc<Semaphore>,
     timeout: Duration,
-    split: Counter,
+    split: split::Counter,
     counts: Arc<ShadowCounts>,
 }
 
@@ -78,7 +124,7 @@ impl Shadow {
                 .build(connector),
             slots: Arc::new(Semaphore::new(limits.concurrency)),
             timeout: limits.timeout,
-            split: Counter::default(),
+            split: split::Counter::default(),
             counts: Arc::new(ShadowCounts::default()),
         }
     }
@@ -114,12 +160,12 @@ impl Shadow {
         comparison: Option<(Arc<Comparator>, oneshot::Receiver<Bytes>)>,
     ) {
         let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() else {
-            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+            self.counts.dropped.inc();
             return;
         };
         let path = head.uri.path_and_query().map_or("/", |p| p.as_str());
         let Ok(uri) = format!("http://{endpoint}{path}").parse::<Uri>() else {
-            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+            self.counts.dropped.inc();
             return;
         };
         let mut request = Request::new(Full::new(body));
@@ -128,7 +174,7 @@ impl Shadow {
         *request.headers_mut() = head.headers.clone();
         let (client, counts, timeout) =
             (self.client.clone(), Arc::clone(&self.counts), self.timeout);
-        counts.sent.fetch_add(1, Ordering::Relaxed);
+        counts.sent.inc();
         tokio::spawn(async move {
             let answered = tokio::time::timeout(timeout, async {
                 let response = client.request(request).await.map_err(|e| e.to_string())?;
@@ -141,7 +187,7 @@ impl Shadow {
             .await;
             match answered {
                 Ok(Ok(shadow)) => {
-                    counts.answered.fetch_add(1, Ordering::Relaxed);
+                    counts.answered.inc();
                     let verdict = match comparison {
                         Some((comparator, primary)) => match primary.await {
                             Ok(primary) => comparator.compare(&primary, &shadow.to_bytes()),
@@ -154,13 +200,13 @@ impl Shadow {
                         Compared::Disagree => &counts.disagreed,
                         Compared::Unreadable => &counts.uncompared,
                     };
-                    count.fetch_add(1, Ordering::Relaxed)
+                    count.inc()
                 }
                 Ok(Err(error)) => {
                     debug!(%endpoint, %error, "shadow copy failed");
-                    counts.failed.fetch_add(1, Ordering::Relaxed)
+                    counts.failed.inc()
                 }
-                Err(_) => counts.failed.fetch_add(1, Ordering::Relaxed),
+                Err(_) => counts.failed.inc(),
             };
             drop(permit);
         });

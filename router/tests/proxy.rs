@@ -279,8 +279,8 @@ async fn a_shadow_that_never_answers_changes_nothing_users_get_and_full_slots_dr
         );
     }
     let counts = router.proxy.shadow_counts();
-    assert_eq!(counts.sent.load(Ordering::Relaxed), 4, "one copy per slot");
-    assert_eq!(counts.dropped.load(Ordering::Relaxed), 46);
+    assert_eq!(counts.sent.get(), 4, "one copy per slot");
+    assert_eq!(counts.dropped.get(), 46);
 }
 
 #[tokio::test]
@@ -295,14 +295,14 @@ async fn a_dead_shadow_changes_nothing_users_get_and_its_failures_are_counted() 
     }
     let counts = router.proxy.shadow_counts();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while counts.failed.load(Ordering::Relaxed) < 20 {
+    while counts.failed.get() < 20 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "failures not counted: {counts:?}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(counts.sent.load(Ordering::Relaxed), 20);
+    assert_eq!(counts.sent.get(), 20);
 }
 
 #[tokio::test]
@@ -319,11 +319,7 @@ async fn only_idempotent_requests_are_copied_unless_the_routes_allow_every_metho
     let router = Running::serve(table, endpoints, ShadowLimits::default()).await;
     router.send(&[], b"{}").await;
     let counts = router.proxy.shadow_counts();
-    assert_eq!(
-        counts.sent.load(Ordering::Relaxed),
-        0,
-        "a POST is not copied"
-    );
+    assert_eq!(counts.sent.get(), 0, "a POST is not copied");
     let response = router
         .client
         .request(
@@ -334,7 +330,7 @@ async fn only_idempotent_requests_are_copied_unless_the_routes_allow_every_metho
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(counts.sent.load(Ordering::Relaxed), 1, "a GET is");
+    assert_eq!(counts.sent.get(), 1, "a GET is");
 }
 
 /// A model that predicts 1.0 for every request, or 2.0 for every `every`-th one.
@@ -390,13 +386,41 @@ async fn a_shadow_that_differs_on_a_tenth_of_requests_measures_a_tenth_disagreem
     }
     let counts = router.proxy.shadow_counts();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while counts.agreed.load(Ordering::Relaxed) + counts.disagreed.load(Ordering::Relaxed) < 200 {
+    while counts.agreed.get() + counts.disagreed.get() < 200 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "not all compared: {counts:?}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(counts.disagreed.load(Ordering::Relaxed), 20, "{counts:?}");
-    assert_eq!(counts.agreed.load(Ordering::Relaxed), 180, "{counts:?}");
+    assert_eq!(counts.disagreed.get(), 20, "{counts:?}");
+    assert_eq!(counts.agreed.get(), 180, "{counts:?}");
+}
+
+#[tokio::test]
+async fn requests_and_copies_are_counted_per_revision_in_prometheus_format() {
+    let router = shadowed(backend("new").await, 8).await;
+    for _ in 0..5 {
+        router.send(&[], b"{}").await;
+    }
+    let counts = router.proxy.shadow_counts();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while counts.answered.get() < 5 {
+        assert!(tokio::time::Instant::now() < deadline, "{counts:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut registry = prometheus_client::registry::Registry::with_prefix("modeldeploy_router");
+    router.proxy.register(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    for line in [
+        r#"modeldeploy_router_requests_total{revision="old",reason="weight",code="2xx"} 5"#,
+        r#"modeldeploy_router_request_duration_seconds_count{revision="old"} 5"#,
+        "modeldeploy_router_in_flight 0",
+        "modeldeploy_router_mirror_sent_total 5",
+        "modeldeploy_router_mirror_answered_total 5",
+        "modeldeploy_router_comparisons_uncompared_total 5",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
 }
