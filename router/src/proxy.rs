@@ -147,7 +147,6 @@ impl Proxy {
         routes: &Routes,
         revision: &str,
     ) -> Response<ProxyBody> {
-        let revision = revision.to_owned();
         let declared = request
             .headers()
             .get(CONTENT_LENGTH)
@@ -156,14 +155,14 @@ impl Proxy {
             return plain(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request body too large",
-                &revision,
+                revision,
             );
         }
-        let Some(endpoint) = self.endpoint(routes, &revision) else {
+        let Some(endpoint) = self.endpoint(routes, revision) else {
             return plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no ready endpoint for the revision",
-                &revision,
+                revision,
             );
         };
         let (mut parts, body) = request.into_parts();
@@ -173,7 +172,7 @@ impl Proxy {
             .map_or("/", |p| p.as_str())
             .to_owned();
         let Ok(uri) = format!("http://{endpoint}{path}").parse::<Uri>() else {
-            return plain(StatusCode::BAD_REQUEST, "bad request target", &revision);
+            return plain(StatusCode::BAD_REQUEST, "bad request target", revision);
         };
         parts.uri = uri;
         strip_hop_by_hop(&mut parts.headers);
@@ -203,7 +202,7 @@ impl Proxy {
                     return plain(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "request body too large",
-                        &revision,
+                        revision,
                     );
                 }
             },
@@ -217,7 +216,7 @@ impl Proxy {
                 return plain(
                     StatusCode::GATEWAY_TIMEOUT,
                     "the model did not answer in time",
-                    &revision,
+                    revision,
                 );
             }
             Ok(Err(error)) => {
@@ -225,14 +224,14 @@ impl Proxy {
                 return plain(
                     StatusCode::BAD_GATEWAY,
                     "the model could not be reached",
-                    &revision,
+                    revision,
                 );
             }
             Ok(Ok(response)) => response,
         };
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
-        if let Ok(value) = HeaderValue::from_str(&revision) {
+        if let Ok(value) = HeaderValue::from_str(revision) {
             parts.headers.insert(REVISION_HEADER, value);
         }
         let declared = parts
@@ -258,7 +257,7 @@ impl Proxy {
                     plain(
                         StatusCode::BAD_GATEWAY,
                         "the model's answer broke off",
-                        &revision,
+                        revision,
                     )
                 }
             };
