@@ -102,6 +102,8 @@ impl RequestMetrics {
 pub async fn serve(listener: TcpListener, registry: Arc<Registry>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors and the like: back off instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
         let registry = Arc::clone(&registry);

@@ -17,9 +17,8 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use jiff::Timestamp;
-use tracing::debug;
-
 use modeldeploy_api::v1alpha1::PrometheusMetric;
+use tracing::debug;
 
 use crate::plan::analysis::{Due, Measured, MeasuredValue};
 use crate::registry::HttpClient;
