@@ -127,3 +127,41 @@ impl TrafficPlan {
         }
     }
 }
+
+/// Name of the ConfigMap that holds a ModelDeployment's routing table, for its model router.
+pub fn router_table_name(model_deployment: &str) -> String {
+    format!("{model_deployment}-router")
+}
+
+/// The key of that ConfigMap holding the table, as JSON.
+pub const ROUTER_TABLE_KEY: &str = "table.json";
+
+/// What the model router of one ModelDeployment serves by: written by the operator at every
+/// step, read by each router replica, which keeps its last good table when a new one is bad.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouterTable {
+    /// Salts the users' keys, so that the same key lands in unrelated buckets in two
+    /// ModelDeployments; by convention `<namespace>/<name>`.
+    pub salt: String,
+    pub plan: TrafficPlan,
+    /// The Service whose ready endpoints serve each revision of the plan, by revision.
+    pub services: std::collections::BTreeMap<String, String>,
+    /// Copy requests of every method to a shadow, POST included; only idempotent ones when
+    /// false.
+    #[serde(default)]
+    pub mirror_all_methods: bool,
+    /// How a shadow's answers are compared with the primary's, as `shadow.agreement`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<RouterAgreement>,
+}
+
+/// The comparison part of `shadow.agreement`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouterAgreement {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<String>,
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use modeldeploy_api::routing::TrafficPlan;
+use modeldeploy_api::routing::{RouterAgreement, RouterTable, TrafficPlan};
 use serde::Deserialize;
 
 use std::sync::Arc;
@@ -28,14 +28,38 @@ struct RoutesFile {
     mirror_all_methods: bool,
     /// How a shadow's answers are compared with the primary's, as `shadow.agreement`.
     #[serde(default)]
-    agreement: Option<Agreement>,
+    agreement: Option<RouterAgreement>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Agreement {
-    json_path: Option<String>,
-    tolerance: Option<String>,
+/// Why a routing table cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum RoutesError {
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error(transparent)]
+    Agreement(#[from] ComparatorError),
+}
+
+/// The routes of `table` over `endpoints` (each revision's ready addresses), or why they
+/// cannot be served.
+pub fn compile(
+    table: &RouterTable,
+    endpoints: BTreeMap<String, Vec<SocketAddr>>,
+) -> Result<Routes, RoutesError> {
+    let mut compiled = RoutingTable::compile(&table.plan, &table.salt)?;
+    if let Some(candidate) = compiled.candidate.as_mut() {
+        candidate.mirror_all_methods = table.mirror_all_methods;
+    }
+    let agreement = table
+        .agreement
+        .as_ref()
+        .map(|a| Comparator::new(a.json_path.as_deref(), a.tolerance.as_deref()).map(Arc::new))
+        .transpose()?;
+    Ok(Routes {
+        table: compiled,
+        endpoints,
+        agreement,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,12 +75,7 @@ pub enum ConfigError {
         source: serde_json::Error,
     },
     #[error("the routes in {path} cannot be served")]
-    Table { path: String, source: TableError },
-    #[error("the agreement in {path} cannot be measured")]
-    Agreement {
-        path: String,
-        source: ComparatorError,
-    },
+    Routes { path: String, source: RoutesError },
 }
 
 /// The routes in the file at `path`.
@@ -71,11 +90,7 @@ pub fn load(path: &Path) -> Result<Routes, ConfigError> {
             path: shown,
             source,
         },
-        Parsed::Table(source) => ConfigError::Table {
-            path: shown,
-            source,
-        },
-        Parsed::Agreement(source) => ConfigError::Agreement {
+        Parsed::Routes(source) => ConfigError::Routes {
             path: shown,
             source,
         },
@@ -84,26 +99,19 @@ pub fn load(path: &Path) -> Result<Routes, ConfigError> {
 
 enum Parsed {
     Json(serde_json::Error),
-    Table(TableError),
-    Agreement(ComparatorError),
+    Routes(RoutesError),
 }
 
 fn parse(text: &str) -> Result<Routes, Parsed> {
     let file: RoutesFile = serde_json::from_str(text).map_err(Parsed::Json)?;
-    let mut table = RoutingTable::compile(&file.plan, &file.salt).map_err(Parsed::Table)?;
-    if let Some(candidate) = table.candidate.as_mut() {
-        candidate.mirror_all_methods = file.mirror_all_methods;
-    }
-    let agreement = file
-        .agreement
-        .map(|a| Comparator::new(a.json_path.as_deref(), a.tolerance.as_deref()).map(Arc::new))
-        .transpose()
-        .map_err(Parsed::Agreement)?;
-    Ok(Routes {
-        table,
-        endpoints: file.endpoints,
-        agreement,
-    })
+    let table = RouterTable {
+        salt: file.salt,
+        plan: file.plan,
+        services: BTreeMap::new(),
+        mirror_all_methods: file.mirror_all_methods,
+        agreement: file.agreement,
+    };
+    compile(&table, file.endpoints).map_err(Parsed::Routes)
 }
 
 #[cfg(test)]
@@ -124,7 +132,7 @@ mod tests {
         let heavy = good.replace("\"weight\": 20", "\"weight\": 120");
         assert!(matches!(
             parse(&heavy),
-            Err(Parsed::Table(TableError::Weight(120)))
+            Err(Parsed::Routes(RoutesError::Table(TableError::Weight(120))))
         ));
         let typo = good.replace("\"salt\"", "\"slat\"");
         assert!(matches!(parse(&typo), Err(Parsed::Json(_))));

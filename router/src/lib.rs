@@ -17,3 +17,4 @@ pub mod server;
 pub mod shadow;
 pub mod split;
 pub mod table;
+pub mod watch;

@@ -1,14 +1,16 @@
-//! `modeldeploy-router`: serves one ModelDeployment's inference traffic by the routes file it
-//! is given.
+//! `modeldeploy-router`: serves one ModelDeployment's inference traffic, by the routing table
+//! the operator writes in the cluster (`--model-deployment`) or by a routes file (`--routes`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use modeldeploy_router::proxy::{Limits, Proxy};
+use modeldeploy_router::watch::{self as watch_routes, Followed, TableState};
 use modeldeploy_router::{config, metrics, server};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -25,8 +27,19 @@ struct Args {
     #[arg(long, env = "ROUTER_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
     metrics_listen: SocketAddr,
     /// The routes file (JSON): `salt`, the traffic `plan` and each revision's `endpoints`.
-    #[arg(long, env = "ROUTER_ROUTES")]
-    routes: PathBuf,
+    #[arg(
+        long,
+        env = "ROUTER_ROUTES",
+        conflicts_with = "model_deployment",
+        required_unless_present = "model_deployment"
+    )]
+    routes: Option<PathBuf>,
+    /// Follow this ModelDeployment's routing table and its revisions' endpoints in the cluster.
+    #[arg(long, env = "ROUTER_MODEL_DEPLOYMENT")]
+    model_deployment: Option<String>,
+    /// The ModelDeployment's namespace; the router's own by default.
+    #[arg(long, env = "POD_NAMESPACE", requires = "model_deployment")]
+    namespace: Option<String>,
     /// Seconds a model has to answer before the client gets 504.
     #[arg(long, default_value_t = 60)]
     request_timeout_seconds: u64,
@@ -45,8 +58,37 @@ async fn main() -> anyhow::Result<()> {
         .json()
         .init();
     let args = Args::parse();
-    let routes = config::load(&args.routes)?;
-    let (_keep, watched) = watch::channel(Arc::new(routes));
+    let state = Arc::new(TableState::default());
+    let (publish, watched) = watch::channel(Arc::new(watch_routes::unconfigured()));
+    let source = match (&args.routes, &args.model_deployment) {
+        (Some(path), _) => {
+            publish.send_replace(Arc::new(config::load(path)?));
+            state.ready.store(true, Ordering::Release);
+            format!("file {}", path.display())
+        }
+        (None, Some(name)) => {
+            let client = kube::Client::try_default()
+                .await
+                .context("cannot reach the Kubernetes API to follow the routing table")?;
+            let namespace = args
+                .namespace
+                .clone()
+                .unwrap_or_else(|| client.default_namespace().to_owned());
+            let followed = Followed {
+                namespace,
+                model_deployment: name.clone(),
+            };
+            let source = format!("ModelDeployment {}/{}", followed.namespace, name);
+            tokio::spawn(watch_routes::follow(
+                client,
+                followed,
+                publish,
+                Arc::clone(&state),
+            ));
+            source
+        }
+        (None, None) => anyhow::bail!("give --routes or --model-deployment"),
+    };
     let limits = Limits {
         request_timeout: Duration::from_secs(args.request_timeout_seconds),
         max_body_bytes: args.max_body_bytes,
@@ -61,8 +103,13 @@ async fn main() -> anyhow::Result<()> {
     let proxy = Arc::new(Proxy::new(watched, limits));
     let mut registry = Registry::with_prefix("modeldeploy_router");
     proxy.register(&mut registry);
-    tokio::spawn(metrics::serve(metrics_listener, Arc::new(registry)));
-    info!(listen = %args.listen, metrics = %args.metrics_listen, routes = %args.routes.display(), "serving");
+    state.register(&mut registry);
+    tokio::spawn(metrics::serve(
+        metrics_listener,
+        Arc::new(registry),
+        Arc::clone(&state.ready),
+    ));
+    info!(listen = %args.listen, metrics = %args.metrics_listen, routes = %source, "serving");
     server::serve(listener, proxy, terminated()).await;
     info!("stopped");
     Ok(())

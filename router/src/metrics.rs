@@ -2,6 +2,7 @@
 //! there and the class of their answer; requests in flight; and the shadow's counts.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -98,8 +99,9 @@ impl RequestMetrics {
     }
 }
 
-/// Serves `registry` as `GET /metrics` (any path) on `listener`, for ever.
-pub async fn serve(listener: TcpListener, registry: Arc<Registry>) {
+/// Serves `registry` as `GET /metrics` on `listener`, for ever, with `/healthz` (the process
+/// answers) and `/readyz` (200 once `ready` holds, 503 before) for the pod's probes.
+pub async fn serve(listener: TcpListener, registry: Arc<Registry>, ready: Arc<AtomicBool>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             // Out of file descriptors and the like: back off instead of spinning.
@@ -107,9 +109,14 @@ pub async fn serve(listener: TcpListener, registry: Arc<Registry>) {
             continue;
         };
         let registry = Arc::clone(&registry);
-        let service = service_fn(move |_request| {
+        let ready = Arc::clone(&ready);
+        let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
             let registry = Arc::clone(&registry);
+            let ready = Arc::clone(&ready);
             async move {
+                if let Some(answer) = probe(request.uri().path(), &ready) {
+                    return Ok::<_, std::convert::Infallible>(answer);
+                }
                 let mut text = String::new();
                 let status = match encode(&mut text, &registry) {
                     Ok(()) => StatusCode::OK,
@@ -135,4 +142,17 @@ pub async fn serve(listener: TcpListener, registry: Arc<Registry>) {
                 .await;
         });
     }
+}
+
+/// The answer to a probe path; `None` for any other path, which gets the metrics.
+fn probe(path: &str, ready: &AtomicBool) -> Option<Response<Full<Bytes>>> {
+    let status = match path {
+        "/healthz" => StatusCode::OK,
+        "/readyz" if ready.load(Ordering::Acquire) => StatusCode::OK,
+        "/readyz" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => return None,
+    };
+    let mut response = Response::new(Full::new(Bytes::from_static(b"")));
+    *response.status_mut() = status;
+    Some(response)
 }
