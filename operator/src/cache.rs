@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use futures::Stream;
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
@@ -26,6 +27,7 @@ pub struct Caches {
     pub revisions: Store<ControllerRevision>,
     pub http_routes: Option<Store<HTTPRoute>>,
     pub virtual_services: Option<Store<VirtualService>>,
+    pub router: RouterStores,
     /// Every Gateway and GatewayClass, for what the route's parents support; `None` when the
     /// Gateway API is not served or they may not be read.
     pub gateways: Option<Store<Gateway>>,
@@ -133,6 +135,22 @@ where
     (store, stream)
 }
 
+/// The caches of the model routers' objects: their ServiceAccounts, Roles, RoleBindings and
+/// routing tables (ConfigMaps).
+#[derive(Clone)]
+pub struct RouterStores {
+    pub service_accounts: Store<ServiceAccount>,
+    pub roles: Store<Role>,
+    pub role_bindings: Store<RoleBinding>,
+    pub tables: Store<ConfigMap>,
+}
+
+impl std::fmt::Debug for RouterStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterStores").finish_non_exhaustive()
+    }
+}
+
 /// The stores, before they are ready.
 #[derive(Clone)]
 pub struct Stores {
@@ -142,6 +160,7 @@ pub struct Stores {
     pub revisions: Store<ControllerRevision>,
     pub http_routes: Option<Store<HTTPRoute>>,
     pub virtual_services: Option<Store<VirtualService>>,
+    pub router: RouterStores,
     pub gateways: Option<Store<Gateway>>,
     pub gateway_classes: Option<Store<GatewayClass>>,
     pub analysis_templates: Option<Store<ModelAnalysisTemplate>>,
@@ -165,6 +184,10 @@ impl Caches {
             let _ = waiting.pods.wait_until_ready().await;
             let _ = waiting.services.wait_until_ready().await;
             let _ = waiting.revisions.wait_until_ready().await;
+            let _ = waiting.router.service_accounts.wait_until_ready().await;
+            let _ = waiting.router.roles.wait_until_ready().await;
+            let _ = waiting.router.role_bindings.wait_until_ready().await;
+            let _ = waiting.router.tables.wait_until_ready().await;
             if let Some(store) = waiting.http_routes {
                 let _ = store.wait_until_ready().await;
             }
@@ -192,6 +215,7 @@ impl Caches {
             revisions: stores.revisions,
             http_routes: stores.http_routes,
             virtual_services: stores.virtual_services,
+            router: stores.router,
             gateways: stores.gateways,
             gateway_classes: stores.gateway_classes,
             analysis_templates: stores.analysis_templates,

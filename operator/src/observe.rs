@@ -3,8 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::Store;
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
@@ -13,7 +15,9 @@ use crate::error::Error;
 use crate::labels::{self, controlled_by};
 use crate::plan::{Observed, ObservedRevision};
 use crate::pod_health;
-use crate::traffic::{self, Gateway, GatewayFeatures, HTTPRoute, LiveRouting, VirtualService};
+use crate::traffic::{
+    self, Gateway, GatewayFeatures, HTTPRoute, LiveRouter, LiveRouting, VirtualService,
+};
 use modeldeploy_api::v1alpha1::{AnalysisTemplateRef, HistoryEntry, ModelDeploymentSpec};
 
 /// The APIs of one ModelDeployment's children.
@@ -26,6 +30,16 @@ pub struct ChildApis {
     pub http_routes: Option<Api<HTTPRoute>>,
     /// `None` when Istio is not installed.
     pub virtual_services: Option<Api<VirtualService>>,
+    pub router: RouterApis,
+}
+
+/// The APIs of a model router's objects besides its Deployment.
+#[derive(Debug)]
+pub struct RouterApis {
+    pub service_accounts: Api<ServiceAccount>,
+    pub roles: Api<Role>,
+    pub role_bindings: Api<RoleBinding>,
+    pub tables: Api<ConfigMap>,
 }
 
 /// The live children of one ModelDeployment: only those it controls.
@@ -128,6 +142,44 @@ pub fn children(caches: &Caches, namespace: &str, name: &str, owner_uid: &str) -
             .find(|v| v.name_any() == name)
             .map(|v| VirtualService::clone(&v))
     });
+    let router_name = traffic::router::name(name);
+    let router = LiveRouter {
+        service_account: own(
+            &caches.router.service_accounts,
+            namespace,
+            name,
+            owner_uid,
+            &router_name,
+        ),
+        role: own(
+            &caches.router.roles,
+            namespace,
+            name,
+            owner_uid,
+            &router_name,
+        ),
+        role_binding: own(
+            &caches.router.role_bindings,
+            namespace,
+            name,
+            owner_uid,
+            &router_name,
+        ),
+        table: own(
+            &caches.router.tables,
+            namespace,
+            name,
+            owner_uid,
+            &router_name,
+        ),
+        deployment: own(
+            &caches.deployments,
+            namespace,
+            name,
+            owner_uid,
+            &router_name,
+        ),
+    };
     Children {
         deployments,
         templates,
@@ -136,8 +188,20 @@ pub fn children(caches: &Caches, namespace: &str, name: &str, owner_uid: &str) -
             services,
             http_route: route(caches.http_routes.as_ref()),
             virtual_service,
+            router,
         },
     }
+}
+
+/// The child `object` of ModelDeployment `name` in `store`.
+fn own<K>(store: &Store<K>, namespace: &str, name: &str, owner_uid: &str, object: &str) -> Option<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    children_of(store, namespace, name, owner_uid)
+        .into_iter()
+        .find(|o| o.name_any() == object)
+        .map(|o| K::clone(&o))
 }
 
 /// The analysis templates in the watch caches, as seen from one namespace.

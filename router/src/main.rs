@@ -1,7 +1,7 @@
 //! `modeldeploy-router`: serves one ModelDeployment's inference traffic, by the routing table
 //! the operator writes in the cluster (`--model-deployment`) or by a routes file (`--routes`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,12 +20,15 @@ use tracing::info;
 #[derive(Debug, Parser)]
 #[command(version, about = "The modeldeploy model router")]
 struct Args {
-    /// Address to serve on.
-    #[arg(long, env = "ROUTER_LISTEN", default_value = "0.0.0.0:8080")]
-    listen: SocketAddr,
-    /// Address of the Prometheus metrics endpoint.
-    #[arg(long, env = "ROUTER_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
-    metrics_listen: SocketAddr,
+    /// Address to serve on, and to serve the metrics and probes on.
+    #[arg(long, default_value = "0.0.0.0")]
+    address: IpAddr,
+    /// Port of the inference traffic.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Port of `/metrics`, `/healthz` and `/readyz`.
+    #[arg(long, default_value_t = 9090)]
+    metrics_port: u16,
     /// The routes file (JSON): `salt`, the traffic `plan` and each revision's `endpoints`.
     #[arg(
         long,
@@ -94,12 +97,14 @@ async fn main() -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         ..Limits::default()
     };
-    let listener = TcpListener::bind(args.listen)
+    let listen = SocketAddr::new(args.address, args.port);
+    let metrics_listen = SocketAddr::new(args.address, args.metrics_port);
+    let listener = TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let metrics_listener = TcpListener::bind(args.metrics_listen)
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let metrics_listener = TcpListener::bind(metrics_listen)
         .await
-        .with_context(|| format!("cannot listen on {}", args.metrics_listen))?;
+        .with_context(|| format!("cannot listen on {metrics_listen}"))?;
     let proxy = Arc::new(Proxy::new(watched, limits));
     let mut registry = Registry::with_prefix("modeldeploy_router");
     proxy.register(&mut registry);
@@ -109,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(registry),
         Arc::clone(&state.ready),
     ));
-    info!(listen = %args.listen, metrics = %args.metrics_listen, routes = %source, "serving");
+    info!(%listen, metrics = %metrics_listen, routes = %source, "serving");
     server::serve(listener, proxy, terminated()).await;
     info!("stopped");
     Ok(())

@@ -16,8 +16,8 @@ use crate::observe::{self, ChildApis};
 use crate::plan::Plan;
 use crate::render::{self, Owner};
 use crate::revision::PodTemplateRecord;
-use crate::traffic;
 use crate::traffic::drain::{self, Drain};
+use crate::traffic::{self, LiveRouter, RouterObjects};
 
 /// Where the children of one ModelDeployment live and whom they belong to.
 pub(super) struct Scope {
@@ -92,7 +92,12 @@ pub(super) async fn carry_out(
     }
 
     let provider = md.spec.traffic.provider;
-    let routing = traffic::router(provider).render(owner, &md.spec, &plan.traffic);
+    let mut routing = traffic::router(provider).render(owner, &md.spec, &plan.traffic);
+    let live_router = &children.routing.router;
+    if let Some(router) = &routing.router {
+        apply_router(&apis.router, &apis.deployments, router, live_router, uid).await?;
+        hold_back_until_serving(&mut routing, owner, &plan.traffic.stable, children);
+    }
     for service in &routing.services {
         let service_name = service.name_any();
         let live = children.routing.services.get(&service_name);
@@ -138,6 +143,9 @@ pub(super) async fn carry_out(
     {
         apply::delete(api, &owner.name).await?;
         info!("deleted the VirtualService of another traffic provider");
+    }
+    if routing.router.is_none() && !live_router.is_empty() {
+        delete_router(&apis.router, &apis.deployments, &owner.name, live_router).await?;
     }
     let mut wake: Option<Duration> = None;
     let delay = md.spec.scale_down_delay();
@@ -212,4 +220,117 @@ where
         info!(%kind, %name, "applied the route");
     }
     Ok(())
+}
+
+/// Applies the model router's objects: its access first, then its table, then its pods.
+async fn apply_router(
+    apis: &observe::RouterApis,
+    deployments: &Api<k8s_openapi::api::apps::v1::Deployment>,
+    router: &RouterObjects,
+    live: &LiveRouter,
+    uid: &str,
+) -> Result<(), Error> {
+    apply_owned(
+        &apis.service_accounts,
+        &router.service_account,
+        live.service_account.as_ref(),
+        uid,
+    )
+    .await?;
+    apply_owned(&apis.roles, &router.role, live.role.as_ref(), uid).await?;
+    apply_owned(
+        &apis.role_bindings,
+        &router.role_binding,
+        live.role_binding.as_ref(),
+        uid,
+    )
+    .await?;
+    if apply_owned(&apis.tables, &router.table, live.table.as_ref(), uid).await? {
+        info!("wrote the router's routing table");
+    }
+    if apply_owned(
+        deployments,
+        &router.deployment,
+        live.deployment.as_ref(),
+        uid,
+    )
+    .await?
+    {
+        info!("applied the router Deployment");
+    }
+    Ok(())
+}
+
+/// Until a router pod is ready, the Service `<name>` keeps pointing at the stable revision, so
+/// that switching a running ModelDeployment to the router never leaves clients without an
+/// answer; once it points at the router it stays there.
+fn hold_back_until_serving(
+    routing: &mut traffic::Routing,
+    owner: &Owner,
+    stable: &str,
+    children: &observe::Children,
+) {
+    let router_selector = traffic::router::router_selector(&owner.name);
+    let live_selects_router = children
+        .routing
+        .services
+        .get(&owner.name)
+        .and_then(|s| s.spec.as_ref()?.selector.as_ref())
+        == Some(&router_selector);
+    if children.routing.router.serving() || live_selects_router {
+        return;
+    }
+    if let Some(spec) = routing
+        .services
+        .iter_mut()
+        .find(|s| s.metadata.name.as_deref() == Some(owner.name.as_str()))
+        .and_then(|s| s.spec.as_mut())
+    {
+        spec.selector = Some(labels::revision_selector(&owner.name, stable));
+    }
+}
+
+/// Removes a router no provider uses any more: its pods first, its access last.
+async fn delete_router(
+    apis: &observe::RouterApis,
+    deployments: &Api<k8s_openapi::api::apps::v1::Deployment>,
+    name: &str,
+    live: &LiveRouter,
+) -> Result<(), Error> {
+    let router = traffic::router::name(name);
+    if live.deployment.is_some() {
+        apply::delete(deployments, &router).await?;
+    }
+    if live.table.is_some() {
+        apply::delete(&apis.tables, &router).await?;
+    }
+    if live.role_binding.is_some() {
+        apply::delete(&apis.role_bindings, &router).await?;
+    }
+    if live.role.is_some() {
+        apply::delete(&apis.roles, &router).await?;
+    }
+    if live.service_account.is_some() {
+        apply::delete(&apis.service_accounts, &router).await?;
+    }
+    info!("deleted the model router, which no provider uses any more");
+    Ok(())
+}
+
+/// Applies `desired`, refusing to take over a same-named object of someone else; true when
+/// something changed.
+async fn apply_owned<K>(
+    api: &Api<K>,
+    desired: &K,
+    live: Option<&K>,
+    uid: &str,
+) -> Result<bool, Error>
+where
+    K: Resource + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+    K::DynamicType: Default,
+{
+    if live.is_none() {
+        observe::ensure_not_taken(api, &desired.name_any(), uid).await?;
+    }
+    apply::apply(api, desired, live).await
 }

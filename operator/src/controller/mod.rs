@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
@@ -31,7 +32,7 @@ use modeldeploy_api::v1alpha1::{
 };
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::cache::{self, Caches, Stores};
+use crate::cache::{self, Caches, RouterStores, Stores};
 use crate::error::Error;
 use crate::observe;
 use crate::observe::ChildApis;
@@ -67,6 +68,10 @@ pub async fn run(
     let (services, service_events) = cache::cached(scoped::<Service>(&client, ns));
     let (revisions, revision_events) = cache::cached(scoped::<ControllerRevision>(&client, ns));
     let (pods, pod_events) = cache::pods(scoped::<Pod>(&client, ns));
+    let (service_accounts, account_events) = cache::cached(scoped::<ServiceAccount>(&client, ns));
+    let (roles, role_events) = cache::cached(scoped::<Role>(&client, ns));
+    let (role_bindings, binding_events) = cache::cached(scoped::<RoleBinding>(&client, ns));
+    let (tables, table_events) = cache::cached(scoped::<ConfigMap>(&client, ns));
     let mut controller = Controller::new(
         scoped::<ModelDeployment>(&client, ns),
         watcher::Config::default(),
@@ -74,6 +79,10 @@ pub async fn run(
     .owns_stream(deployment_events)
     .owns_stream(service_events)
     .owns_stream(revision_events)
+    .owns_stream(account_events)
+    .owns_stream(role_events)
+    .owns_stream(binding_events)
+    .owns_stream(table_events)
     // A pod that stops or fails to start wakes its ModelDeployment, which says why at once.
     .watches_stream(pod_events, |pod| {
         let name = pod.labels().get(crate::labels::LABEL_DEPLOYMENT)?.clone();
@@ -129,6 +138,12 @@ pub async fn run(
         revisions,
         http_routes,
         virtual_services,
+        router: RouterStores {
+            service_accounts,
+            roles,
+            role_bindings,
+            tables,
+        },
         gateways,
         gateway_classes,
         analysis_templates,
@@ -258,7 +273,13 @@ async fn reconcile_one(
             virtual_services: ctx
                 .routes
                 .istio
-                .then(|| Api::namespaced(client, &namespace)),
+                .then(|| Api::namespaced(client.clone(), &namespace)),
+            router: observe::RouterApis {
+                service_accounts: Api::namespaced(client.clone(), &namespace),
+                roles: Api::namespaced(client.clone(), &namespace),
+                role_bindings: Api::namespaced(client.clone(), &namespace),
+                tables: Api::namespaced(client, &namespace),
+            },
         },
         owner,
     };

@@ -138,6 +138,7 @@ impl TrafficRouter for GatewayApi {
             services: services::behind_route(owner, spec, plan),
             http_route: Some(route),
             virtual_service: None,
+            router: None,
         }
     }
 }

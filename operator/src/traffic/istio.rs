@@ -115,6 +115,7 @@ impl TrafficRouter for Istio {
             services: services::behind_route(owner, spec, plan),
             http_route: None,
             virtual_service: Some(vs),
+            router: None,
         }
     }
 }

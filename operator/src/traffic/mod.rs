@@ -8,7 +8,7 @@ pub mod drain;
 mod gateway_api;
 mod istio;
 mod replicas;
-mod router;
+pub mod router;
 pub mod routes;
 mod services;
 
@@ -23,6 +23,7 @@ use modeldeploy_api::routing::TrafficPlan;
 
 use crate::observed::ObservedRevision;
 use crate::render::Owner;
+pub use router::{LiveRouter, RouterObjects};
 pub use routes::{Gateway, GatewayClass, HTTPRoute, VirtualService};
 
 /// The annotation on the object that carries a plan (the Service `<name>` without a mesh, else
@@ -35,6 +36,8 @@ pub struct Routing {
     pub services: Vec<Service>,
     pub http_route: Option<HTTPRoute>,
     pub virtual_service: Option<VirtualService>,
+    /// The model router and its routing table, with `traffic.provider: router`.
+    pub router: Option<RouterObjects>,
 }
 
 /// The live objects a provider may have written.
@@ -44,6 +47,7 @@ pub struct LiveRouting {
     pub services: BTreeMap<String, Service>,
     pub http_route: Option<HTTPRoute>,
     pub virtual_service: Option<VirtualService>,
+    pub router: LiveRouter,
 }
 
 /// The Gateway API features that the classes of a route's parent Gateways publish in
@@ -108,7 +112,8 @@ pub fn carried(
     let annotation = match provider {
         TrafficProvider::GatewayApi => live.http_route.as_ref()?.metadata.annotations.as_ref(),
         TrafficProvider::Istio => live.virtual_service.as_ref()?.metadata.annotations.as_ref(),
-        TrafficProvider::Replicas | TrafficProvider::Router => live
+        TrafficProvider::Router => live.router.table.as_ref()?.metadata.annotations.as_ref(),
+        TrafficProvider::Replicas => live
             .services
             .get(&owner.name)?
             .metadata
@@ -134,7 +139,25 @@ pub fn carried(
         (Some(_), None) => false,
         (None, _) => true,
     };
-    (services_hold && route_holds && vs_holds).then_some(plan)
+    let router_holds = match (&wanted.router, &live.router) {
+        (Some(want), have) => {
+            have.service_account
+                .as_ref()
+                .is_some_and(|l| holds(l, &want.service_account))
+                && have.role.as_ref().is_some_and(|l| holds(l, &want.role))
+                && have
+                    .role_binding
+                    .as_ref()
+                    .is_some_and(|l| holds(l, &want.role_binding))
+                && have.table.as_ref().is_some_and(|l| holds(l, &want.table))
+                && have
+                    .deployment
+                    .as_ref()
+                    .is_some_and(|l| holds(l, &want.deployment))
+        }
+        (None, _) => true,
+    };
+    (services_hold && route_holds && vs_holds && router_holds).then_some(plan)
 }
 
 /// The metadata of the route `<name>` that carries `plan`.

@@ -270,6 +270,7 @@ fn a_carried_plan_is_read_back_only_while_every_object_holds_it() {
         TrafficProvider::Replicas,
         TrafficProvider::GatewayApi,
         TrafficProvider::Istio,
+        TrafficProvider::Router,
     ] {
         let s = with_provider(provider);
         let o = owner("iris");
@@ -287,6 +288,17 @@ fn a_carried_plan_is_read_back_only_while_every_object_holds_it() {
                 .collect(),
             http_route: wanted.http_route.as_ref().map(live),
             virtual_service: wanted.virtual_service.as_ref().map(live),
+            router: wanted
+                .router
+                .as_ref()
+                .map(|r| LiveRouter {
+                    service_account: Some(live(&r.service_account)),
+                    role: Some(live(&r.role)),
+                    role_binding: Some(live(&r.role_binding)),
+                    table: Some(live(&r.table)),
+                    deployment: Some(live(&r.deployment)),
+                })
+                .unwrap_or_default(),
         };
         assert_eq!(
             carried(provider, &o, &s, &routing),
@@ -297,4 +309,79 @@ fn a_carried_plan_is_read_back_only_while_every_object_holds_it() {
         routing.services.remove("iris-canary");
         assert_eq!(carried(provider, &o, &s, &routing), None, "{provider:?}");
     }
+}
+
+#[test]
+fn the_router_serves_the_service_and_reads_a_table_naming_each_revisions_service() {
+    let mut s = with_provider(TrafficProvider::Router);
+    s.strategy = Some(modeldeploy_api::v1alpha1::StrategySpec {
+        shadow: Some(modeldeploy_api::v1alpha1::ShadowStrategy {
+            mirror_percent: Some(100),
+            duration: modeldeploy_api::v1alpha1::Duration("1m".into()),
+            agreement: Some(modeldeploy_api::v1alpha1::PredictionAgreement {
+                min_percent: 99,
+                tolerance: Some("0.01".into()),
+                json_path: Some("$.outputs[0].data".into()),
+                min_samples: None,
+            }),
+            analysis: None,
+            auto_promotion: None,
+        }),
+        ..Default::default()
+    });
+    let o = owner("iris");
+    let r = router(TrafficProvider::Router);
+    let mut mirrored = plan(0);
+    if let Some(c) = mirrored.candidate.as_mut() {
+        c.mirror_percent = Some(100);
+    }
+    assert_eq!(r.unsupported(&mirrored, &None), None, "the router mirrors");
+    let routing = r.render(&o, &s, &mirrored);
+    assert_eq!(names(&routing), ["iris", "iris-stable", "iris-canary"]);
+    assert_eq!(
+        selector(&routing, "iris"),
+        BTreeMap::from([("modeldeploy.io/router".to_owned(), "iris".to_owned())])
+    );
+    let objects = routing.router.expect("the router's objects");
+    let table: modeldeploy_api::routing::RouterTable = serde_json::from_str(
+        &objects.table.data.as_ref().unwrap()[modeldeploy_api::routing::ROUTER_TABLE_KEY],
+    )
+    .unwrap();
+    assert_eq!(table.plan, mirrored);
+    assert_eq!(table.salt, format!("{}/iris", o.namespace));
+    assert_eq!(
+        table.services,
+        BTreeMap::from([
+            ("old".to_owned(), "iris-stable".to_owned()),
+            ("new".to_owned(), "iris-canary".to_owned())
+        ])
+    );
+    let agreement = table.agreement.unwrap();
+    assert_eq!(agreement.json_path.as_deref(), Some("$.outputs[0].data"));
+    assert_eq!(agreement.tolerance.as_deref(), Some("0.01"));
+
+    // The router's pods are not model pods, and its Role reads its own table only.
+    let pod_labels = objects
+        .deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .labels
+        .clone()
+        .unwrap();
+    assert!(!pod_labels.contains_key(crate::labels::LABEL_DEPLOYMENT));
+    let rules = objects.role.rules.unwrap();
+    assert_eq!(
+        rules[0].resource_names.as_deref(),
+        Some(&["iris-router".to_owned()][..])
+    );
+    assert!(rules.iter().all(|r| {
+        r.verbs
+            .iter()
+            .all(|v| ["get", "list", "watch"].contains(&v.as_str()))
+    }));
 }
