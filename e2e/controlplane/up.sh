@@ -36,11 +36,13 @@ BIN=$("$CONTROLPLANE_DIR/build.sh")
 log "binaries: $BIN"
 TRAEFIK=$("$REPO/e2e/dataplane/build-traefik.sh")
 DATAPLANE_DIR=$REPO/e2e/dataplane
-# Pods whose image starts with this run the demo model server (see kwok-pod-stages.yaml).
+# Pods whose image starts with this run the demo model server, and those of the model router's
+# image run the router (see kwok-pod-stages.yaml).
 SERVED_IMAGE=modeldeploy/demo-model
+ROUTER_IMAGE=docker.io/modeldeploy/router
 log "building the pod supervisor, the demo model server and the storage initializer"
 (cd "$REPO" && cargo build --locked --quiet -p modeldeploy-pod-supervisor -p modeldeploy-demo-model \
-  -p modeldeploy-storage-initializer) \
+  -p modeldeploy-storage-initializer -p modeldeploy-router) \
   || die "cargo build of the pod supervisor, the demo model server and the storage initializer failed"
 TARGET_BIN=${CARGO_TARGET_DIR:-$REPO/target}/debug
 "$DATAPLANE_DIR/netns.sh" up "$RUN"
@@ -91,7 +93,8 @@ log "creating certificates"
   openssl req -x509 -newkey rsa:2048 -nodes -days 7 -keyout ca.key -out ca.crt -subj /CN=modeldeploy-test-ca \
     -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
   openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj /CN=kube-apiserver
-  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes.default.svc\n' > server.ext
+  # The pods reach the API server through the supervisor's relay on the host end of their link.
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:%s,DNS:localhost,IP:10.0.0.1,DNS:kubernetes.default.svc\n' "$HOST_IP" > server.ext
   openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 7 -out apiserver.crt -extfile server.ext
   openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr -subj "/O=system:masters/CN=admin"
   printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' > client.ext
@@ -169,7 +172,7 @@ KWOK_DIR=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[
            pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
     echo '---'; cat "$KWOK_DIR/kustomize/stage/$f"
   done
-  echo '---'; sed "s|@SERVED_IMAGE@|$SERVED_IMAGE|g" "$DATAPLANE_DIR/kwok-pod-stages.yaml"
+  echo '---'; sed "s|@SERVED_IMAGES@|^($SERVED_IMAGE\|$ROUTER_IMAGE)|g" "$DATAPLANE_DIR/kwok-pod-stages.yaml"
 } > "$RUN/kwok.yaml"
 start kwok "$BIN/kwok" --kubeconfig="$KC" --config="$RUN/kwok.yaml" --manage-all-nodes=true \
   --cidr="$POD_CIDR" --node-lease-duration-seconds=40 --server-address="127.0.0.1:$KWOK_PORT"
@@ -204,7 +207,9 @@ log "starting the pod supervisor (model servers in $NETNS; their logs: $RUN/pods
 start pod-supervisor env KUBECONFIG="$KC" "$TARGET_BIN/modeldeploy-pod-supervisor" --node kwok-node-0 \
   --netns "$NETNS" --image-prefix "$SERVED_IMAGE" --server "$TARGET_BIN/modeldeploy-demo-model" \
   --log-dir "$RUN/pods" --prometheus-targets "$RUN/prometheus/targets/pods.json" \
-  --init-binary "docker.io/modeldeploy/storage-initializer=$TARGET_BIN/modeldeploy-storage-initializer"
+  --init-binary "docker.io/modeldeploy/storage-initializer=$TARGET_BIN/modeldeploy-storage-initializer" \
+  --image-binary "$ROUTER_IMAGE=$TARGET_BIN/modeldeploy-router" \
+  --api-relay "$HOST_IP:$API_PORT" --api-ca "$RUN/pki/ca.crt"
 
 log "installing the Gateway API $GATEWAY_API_VERSION and Istio $ISTIO_API_VERSION CRDs"
 GW_DIR=$(go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')

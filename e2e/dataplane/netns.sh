@@ -57,7 +57,7 @@ up() {
     ip -n "$ns" route add local "$cidr" dev lo
     ip route add "$cidr" via "$ns_ip" dev "$host"
   } 2>"$RUN/netns.err" || { ip netns delete "$ns" 2>/dev/null; die "cannot set up the pods' network: $(cat "$RUN/netns.err")"; }
-  printf 'NETNS=%s\nPOD_CIDR=%s\n' "$ns" "$cidr" > "$RUN/netns.env"
+  printf 'NETNS=%s\nPOD_CIDR=%s\nHOST_IP=%s\n' "$ns" "$cidr" "$host_ip" > "$RUN/netns.env"
   log "pod network: $cidr in network namespace $ns"
 }
 

@@ -7,9 +7,12 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::authentication::v1::{
+    BoundObjectReference, TokenRequest, TokenRequestSpec,
+};
+use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use kube::Api;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use tokio::process::{Child, Command};
 
 use crate::init;
@@ -38,7 +41,22 @@ pub struct Runner {
     pub log_dir: PathBuf,
     /// Init container images run for real, by image prefix.
     pub init_binaries: Vec<(String, PathBuf)>,
+    /// Main container images run by another binary than `server`, by image prefix.
+    pub image_binaries: Vec<(String, PathBuf)>,
+    /// How pods reach the API server with their ServiceAccount's token; without it they get
+    /// no credentials.
+    pub api_access: Option<ApiAccess>,
 }
+
+/// What a pod's kubeconfig names: the relay to the API server and the CA that signed it.
+#[derive(Debug)]
+pub struct ApiAccess {
+    pub server: String,
+    pub ca_file: PathBuf,
+}
+
+/// How long a pod's token lasts; a kubelet would renew it, and no test runs this long.
+const TOKEN_SECONDS: i64 = 24 * 3600;
 
 impl Runner {
     fn log(&self, pod: &ServedPod) -> std::io::Result<std::fs::File> {
@@ -53,14 +71,24 @@ impl Runner {
         self.log_dir.join(format!("{}_{}", pod.namespace, pod.name))
     }
 
-    fn spawn(&self, pod: &ServedPod) -> std::io::Result<Child> {
+    /// The binary that runs `pod`'s main container.
+    fn binary(&self, pod: &ServedPod) -> &PathBuf {
+        self.image_binaries
+            .iter()
+            .find(|(prefix, _)| pod.image.starts_with(prefix.as_str()))
+            .map_or(&self.server, |(_, binary)| binary)
+    }
+
+    fn spawn(&self, pod: &ServedPod, kubeconfig: Option<&PathBuf>) -> std::io::Result<Child> {
         let log = self.log(pod)?;
         Command::new("ip")
             .args(["netns", "exec", &self.netns])
-            .arg(&self.server)
+            .arg(self.binary(pod))
+            .args(&pod.args)
             // Only the pod's own environment: nothing of the harness leaks into a model server.
             .env_clear()
             .envs(&pod.env)
+            .envs(kubeconfig.map(|path| ("KUBECONFIG", path)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -74,17 +102,23 @@ impl Runner {
 pub async fn supervise(pod: ServedPod, runner: &Runner, client: kube::Client) {
     let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
     if !pod.init.is_empty() {
-        let secrets: Api<Secret> = Api::namespaced(client, &pod.namespace);
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &pod.namespace);
         initialize(&pod, runner, &api, &secrets).await;
     }
+    let kubeconfig = match (&pod.service_account, &runner.api_access) {
+        (Some(account), Some(access)) => {
+            Some(credentials(&pod, account, access, runner, &client, &api).await)
+        }
+        _ => None,
+    };
     let mut restarts = 0;
     let mut backoff = FIRST_BACKOFF;
     loop {
         let since = Timestamp::now();
-        let mut child = match runner.spawn(&pod) {
+        let mut child = match runner.spawn(&pod, kubeconfig.as_ref()) {
             Ok(child) => child,
             Err(error) => {
-                let message = format!("cannot start {}: {error}", runner.server.display());
+                let message = format!("cannot start {}: {error}", runner.binary(&pod).display());
                 tracing::warn!(pod = %pod.key(), %message, "start failed");
                 report(&api, &pod, &ProcessState::Failed { message }, restarts).await;
                 tokio::time::sleep(backoff).await;
@@ -126,6 +160,80 @@ pub async fn supervise(pod: ServedPod, runner: &Runner, client: kube::Client) {
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// A kubeconfig holding a token of the pod's ServiceAccount, as a kubelet mounts one: retried
+/// until the account exists (the operator may create it just after the pod).
+async fn credentials(
+    pod: &ServedPod,
+    account: &str,
+    access: &ApiAccess,
+    runner: &Runner,
+    client: &kube::Client,
+    api: &Api<Pod>,
+) -> PathBuf {
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &pod.namespace);
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: vec![],
+            expiration_seconds: Some(TOKEN_SECONDS),
+            bound_object_ref: Some(BoundObjectReference {
+                api_version: Some("v1".to_owned()),
+                kind: Some("Pod".to_owned()),
+                name: Some(pod.name.clone()),
+                uid: Some(pod.uid.clone()),
+            }),
+        },
+        ..TokenRequest::default()
+    };
+    let path = runner.pod_dir(pod).join("kubeconfig");
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let written = match accounts
+            .create_token_request(account, &PostParams::default(), &request)
+            .await
+        {
+            Ok(answer) => match answer.status {
+                Some(status) => write_kubeconfig(&path, access, &pod.namespace, &status.token)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display())),
+                None => Err("the token request came back without a token".to_owned()),
+            },
+            Err(error) => Err(format!("no token for ServiceAccount {account}: {error}")),
+        };
+        match written {
+            Ok(()) => return path,
+            Err(message) => {
+                tracing::warn!(pod = %pod.key(), %message, "cannot give the pod its credentials yet");
+                report(api, pod, &ProcessState::Failed { message }, 0).await;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+fn write_kubeconfig(
+    path: &std::path::Path,
+    access: &ApiAccess,
+    namespace: &str,
+    token: &str,
+) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "local", "cluster": {
+            "server": access.server,
+            "certificate-authority": access.ca_file,
+        }}],
+        "users": [{"name": "pod", "user": {"token": token}}],
+        "contexts": [{"name": "pod", "context": {"cluster": "local", "user": "pod", "namespace": namespace}}],
+        "current-context": "pod",
+    });
+    // JSON is YAML, which a kubeconfig is.
+    std::fs::write(path, serde_json::to_vec_pretty(&config)?)
 }
 
 /// Runs the init containers in order, each until it succeeds, as a kubelet does; reports each

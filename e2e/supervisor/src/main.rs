@@ -10,6 +10,7 @@ mod init;
 mod lifecycle;
 mod pod;
 mod probe;
+mod relay;
 mod status;
 mod supervisor;
 mod targets;
@@ -46,6 +47,17 @@ struct Args {
     /// initializer); other init containers complete at once.
     #[arg(long = "init-binary", value_parser = parse_init_binary)]
     init_binaries: Vec<(String, PathBuf)>,
+    /// A main container image run by another binary than `--server`, as
+    /// `IMAGE_PREFIX=BINARY` (e.g. the model router), with the container's arguments.
+    #[arg(long = "image-binary", value_parser = parse_init_binary)]
+    image_binaries: Vec<(String, PathBuf)>,
+    /// Relay the pods' API requests from this address (the host end of their link) to the API
+    /// server, and give each pod that names a ServiceAccount a token of it there.
+    #[arg(long, requires = "api_ca")]
+    api_relay: Option<std::net::SocketAddr>,
+    /// The CA that signed the API server's certificate, for the pods' kubeconfigs.
+    #[arg(long)]
+    api_ca: Option<PathBuf>,
     /// Keeps the served pods here as Prometheus `file_sd_configs` targets.
     #[arg(long)]
     prometheus_targets: Option<PathBuf>,
@@ -82,19 +94,49 @@ async fn main() -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("cannot reach the API server named by KUBECONFIG")?;
+    let api_access = match (args.api_relay, args.api_ca) {
+        (Some(address), Some(ca_file)) => {
+            let config = kube::Config::infer()
+                .await
+                .context("cannot read the kubeconfig")?;
+            let upstream = api_address(&config.cluster_url)?;
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} for the API relay"))?;
+            tokio::spawn(relay::run(listener, upstream));
+            Some(lifecycle::ApiAccess {
+                server: format!("https://{address}"),
+                ca_file,
+            })
+        }
+        _ => None,
+    };
+    let mut served_images = args.image_prefixes.clone();
+    served_images.extend(args.image_binaries.iter().map(|(prefix, _)| prefix.clone()));
     let runner = Arc::new(lifecycle::Runner {
         netns: args.netns,
         server: args.server,
         log_dir: args.log_dir,
         init_binaries: args.init_binaries,
+        image_binaries: args.image_binaries,
+        api_access,
     });
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut running = supervisor::Running::new(args.prometheus_targets);
     let outcome = tokio::select! {
-        outcome = supervisor::run(client, &args.node, &args.image_prefixes, runner, &mut running) => outcome,
+        outcome = supervisor::run(client, &args.node, &served_images, runner, &mut running) => outcome,
         _ = terminate.recv() => Ok(()),
         _ = tokio::signal::ctrl_c() => Ok(()),
     };
     running.stop_all().await;
     outcome
+}
+
+/// The API server's address, from its URL.
+fn api_address(url: &http::Uri) -> anyhow::Result<std::net::SocketAddr> {
+    let host = url.host().context("the API server URL names no host")?;
+    let port = url.port_u16().unwrap_or(443);
+    format!("{host}:{port}")
+        .parse()
+        .with_context(|| format!("the API server {url} is not at an IP address"))
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::{Container, Pod, Probe};
+use k8s_openapi::api::core::v1::{Container, EnvVarSource, Pod, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::init::InitContainer;
@@ -22,8 +22,15 @@ pub struct ServedPod {
     pub port: u16,
     pub container: String,
     pub image: String,
-    /// The container's literal environment; `HOST` and `PORT` are set to the pod's address.
+    /// The container's environment (literal values and the downward API's pod fields); `HOST`
+    /// and `PORT` are set to the pod's address.
     pub env: BTreeMap<String, String>,
+    /// The container's arguments, `$(VAR)` expanded from `env` as a kubelet does.
+    pub args: Vec<String>,
+    /// The ServiceAccount whose token the process gets, unless the pod opts out.
+    pub service_account: Option<String>,
+    /// Where Prometheus scrapes the pod: its `prometheus.io/port` annotation, else `port`.
+    pub metrics_port: u16,
     pub labels: BTreeMap<String, String>,
     pub readiness: Readiness,
     /// Containers after the first are not run; they are reported ready so that the pod can be.
@@ -88,20 +95,37 @@ impl ServedPod {
             .unwrap_or(DEFAULT_PORT);
         let mut env = BTreeMap::new();
         for var in container.env.iter().flatten() {
-            match (&var.value, &var.value_from) {
-                (_, Some(_)) => {
-                    return Err(Skip::Unsupported(format!(
-                        "env {} uses valueFrom, which the local cluster does not resolve",
+            let value = match (&var.value, &var.value_from) {
+                (_, Some(source)) => pod_field(pod, &ip, source).ok_or_else(|| {
+                    Skip::Unsupported(format!(
+                        "env {} uses a valueFrom the local cluster does not resolve (only the pod's name, namespace, IP, node and ServiceAccount)",
                         var.name
-                    )));
-                }
-                (value, None) => {
-                    env.insert(var.name.clone(), value.clone().unwrap_or_default());
-                }
-            }
+                    ))
+                })?,
+                (value, None) => expand(value.as_deref().unwrap_or_default(), &env),
+            };
+            env.insert(var.name.clone(), value);
         }
         env.insert("HOST".to_owned(), ip.to_string());
         env.insert("PORT".to_owned(), port.to_string());
+        let args = container
+            .command
+            .iter()
+            .flatten()
+            .skip(1)
+            .chain(container.args.iter().flatten())
+            .map(|arg| expand(arg, &env))
+            .collect();
+        let service_account = (spec.automount_service_account_token != Some(false))
+            .then(|| spec.service_account_name.clone())
+            .flatten();
+        let metrics_port = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("prometheus.io/port"))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(port);
         Ok(ServedPod {
             namespace: pod.metadata.namespace.clone().unwrap_or_default(),
             name: pod.metadata.name.clone().unwrap_or_default(),
@@ -111,6 +135,9 @@ impl ServedPod {
             container: container.name.clone(),
             image,
             env,
+            args,
+            service_account,
+            metrics_port,
             labels: pod.metadata.labels.clone().unwrap_or_default(),
             readiness: readiness(container, container.readiness_probe.as_ref())?,
             other_containers: spec.containers[1..]
@@ -125,6 +152,46 @@ impl ServedPod {
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
+}
+
+/// The downward API's value of a pod field, as a kubelet resolves `fieldRef`.
+fn pod_field(pod: &Pod, ip: &IpAddr, source: &EnvVarSource) -> Option<String> {
+    let field = source.field_ref.as_ref()?;
+    let spec = pod.spec.as_ref();
+    match field.field_path.as_str() {
+        "metadata.name" => pod.metadata.name.clone(),
+        "metadata.namespace" => pod.metadata.namespace.clone(),
+        "status.podIP" => Some(ip.to_string()),
+        "spec.nodeName" => spec.and_then(|s| s.node_name.clone()),
+        "spec.serviceAccountName" => spec.and_then(|s| s.service_account_name.clone()),
+        _ => None,
+    }
+}
+
+/// `text` with each `$(NAME)` of a variable in `env` replaced by its value and `$$` made `$`;
+/// references to unknown variables stay as written, as a kubelet leaves them.
+fn expand(text: &str, env: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(reference) = after.strip_prefix('(')
+            && let Some(end) = reference.find(')')
+            && let Some(value) = env.get(&reference[..end])
+        {
+            out.push_str(value);
+            rest = &reference[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn readiness(container: &Container, probe: Option<&Probe>) -> Result<Readiness, Skip> {
@@ -183,6 +250,9 @@ pub fn fixture() -> ServedPod {
         container: "model".into(),
         image: "modeldeploy/demo-model:0.1.0".into(),
         env: BTreeMap::new(),
+        args: vec![],
+        service_account: None,
+        metrics_port: 8080,
         labels: BTreeMap::new(),
         readiness: Readiness::Running,
         other_containers: vec![],
@@ -246,6 +316,44 @@ mod tests {
                 path: "/v2/health/ready".into()
             }
         );
+    }
+
+    #[test]
+    fn pod_fields_reach_the_environment_and_arguments_are_expanded_from_it() {
+        let served = served(&pod(
+            "modeldeploy/demo-model:0.1.0",
+            json!({
+                "metadata": {"annotations": {"prometheus.io/port": "9090"}},
+                "spec": {"serviceAccountName": "iris-router", "containers": [{
+                "name": "router", "image": "modeldeploy/demo-model:0.1.0",
+                "args": ["--address=$(POD_IP)", "--name=$(POD_NAME)", "--keep=$$(POD_IP)", "--unknown=$(NOPE)"],
+                "env": [
+                    {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                    {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+                ]
+            }]}}),
+        ))
+        .unwrap();
+        assert_eq!(served.env["POD_IP"], "198.18.0.7");
+        assert_eq!(
+            served.args,
+            ["--address=198.18.0.7", "--name=iris-1", "--keep=$(POD_IP)", "--unknown=$(NOPE)"]
+        );
+        assert_eq!(served.service_account.as_deref(), Some("iris-router"));
+        assert_eq!(served.metrics_port, 9090);
+
+        let secret = pod(
+            "modeldeploy/demo-model:0.1.0",
+            json!({"spec": {"containers": [{
+                "name": "model", "image": "modeldeploy/demo-model:0.1.0",
+                "env": [{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]
+            }]}}),
+        );
+        assert!(matches!(served_err(&secret), Skip::Unsupported(m) if m.contains("env KEY")));
+    }
+
+    fn served_err(pod: &Pod) -> Skip {
+        served(pod).err().unwrap()
     }
 
     #[test]

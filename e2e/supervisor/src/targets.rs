@@ -22,7 +22,7 @@ pub fn render<'a>(pods: impl IntoIterator<Item = &'a ServedPod>) -> Value {
                 .collect();
             labels.insert("namespace".to_owned(), pod.namespace.clone());
             labels.insert("pod".to_owned(), pod.name.clone());
-            json!({"targets": [format!("{}:{}", ip_for_url(pod), pod.port)], "labels": labels})
+            json!({"targets": [format!("{}:{}", ip_for_url(pod), pod.metrics_port)], "labels": labels})
         })
         .collect();
     groups.sort_by_key(|g| g["targets"][0].as_str().map(str::to_owned));
