@@ -313,9 +313,6 @@ fn paused(name: &str, pause: &PauseStatus, now: jiff::Timestamp) -> String {
         ) => format!(
             "{reason}: `kubectl modeldeploy promote {name}` skips the gate, `resume` measures again, `abort` rolls back"
         ),
-        (PauseReason::AwaitingMeasurement, _) => format!(
-            "{reason}: prediction agreement is not measured yet; `kubectl modeldeploy promote {name}` or `abort` decides"
-        ),
     }
 }
 

@@ -223,9 +223,6 @@ pub enum PauseReason {
     /// An analysis could not measure past its error limit: `promote` skips the gate, `resume`
     /// measures again, `abort` rolls back.
     AnalysisError,
-    /// A gate that this version cannot measure yet (shadow prediction agreement): a person
-    /// decides with `promote` or `abort`.
-    AwaitingMeasurement,
 }
 
 impl PauseReason {
@@ -238,7 +235,6 @@ impl PauseReason {
             PauseReason::AnalysisFailed => "AnalysisFailed",
             PauseReason::AnalysisInconclusive => "AnalysisInconclusive",
             PauseReason::AnalysisError => "AnalysisError",
-            PauseReason::AwaitingMeasurement => "AwaitingMeasurement",
         }
     }
 }

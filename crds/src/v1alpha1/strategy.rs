@@ -179,9 +179,11 @@ pub struct ShadowStrategy {
     pub mirror_percent: Option<i32>,
     /// How long to shadow before deciding.
     pub duration: Duration,
-    /// How closely the new revision's predictions must match the stable ones. Measured by the
-    /// model router, which is not released yet: until it is, a shadow with `agreement` waits
-    /// for a person after its analysis (`AwaitingMeasurement`) and never promotes by itself.
+    /// How closely the new revision's predictions must match the stable ones: the model router
+    /// (`traffic.provider: router`) compares each shadow answer with the stable answer to the
+    /// same request, and after `duration` the share that agreed must reach `minPercent`
+    /// (analysis metric `agreement`). Fewer comparisons than `minSamples`, or none, is
+    /// inconclusive and never passes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agreement: Option<PredictionAgreement>,
     /// Checks of the shadow's own metrics (its latency, its errors on the copied requests),

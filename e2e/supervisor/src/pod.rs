@@ -337,7 +337,12 @@ mod tests {
         assert_eq!(served.env["POD_IP"], "198.18.0.7");
         assert_eq!(
             served.args,
-            ["--address=198.18.0.7", "--name=iris-1", "--keep=$(POD_IP)", "--unknown=$(NOPE)"]
+            [
+                "--address=198.18.0.7",
+                "--name=iris-1",
+                "--keep=$(POD_IP)",
+                "--unknown=$(NOPE)"
+            ]
         );
         assert_eq!(served.service_account.as_deref(), Some("iris-router"));
         assert_eq!(served.metrics_port, 9090);

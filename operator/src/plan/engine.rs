@@ -765,7 +765,6 @@ fn target(input: &Input<'_>, steps: &Steps, stable: &str, mut rollout: RolloutSt
                             (Some(_), _) => PauseReason::Timed,
                             (None, Waiting::Indefinite) => PauseReason::Indefinite,
                             (None, Waiting::Promotion) => PauseReason::AwaitingPromotion,
-                            (None, Waiting::Measurement) => PauseReason::AwaitingMeasurement,
                         }
                     };
                     let end = duration.map(|d| {

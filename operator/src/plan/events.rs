@@ -119,9 +119,6 @@ pub(super) fn derive(
                         rollout.step.as_deref().unwrap_or("-"),
                         reason.as_str()
                     ),
-                    PauseReason::AwaitingMeasurement => format!(
-                        "revision {revision} waits for a person: shadow prediction agreement is not measured by this version, so it never promotes by itself; promote or abort"
-                    ),
                     _ => format!(
                         "step {} waits for kubectl modeldeploy promote",
                         rollout.step.as_deref().unwrap_or("-")

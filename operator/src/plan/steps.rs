@@ -58,8 +58,6 @@ pub enum Waiting {
     Indefinite,
     /// Automatic promotion is off.
     Promotion,
-    /// A gate this version cannot measure yet: a person decides.
-    Measurement,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -111,10 +109,6 @@ impl Step {
                 waiting: Waiting::Promotion,
                 ..
             } => "wait for promotion".to_owned(),
-            Step::Pause {
-                waiting: Waiting::Measurement,
-                ..
-            } => "wait for a person (agreement not measured)".to_owned(),
             Step::Pause { .. } => "pause until promoted".to_owned(),
             Step::Analysis(gate) => format!("{} analysis", gate.label),
         }

@@ -7,6 +7,7 @@
 //! recorded measurement nor counts one twice: a measurement taken but not recorded is simply
 //! taken again.
 
+pub mod agreement;
 pub mod checks;
 mod condition;
 pub mod decision;

@@ -440,10 +440,9 @@ fn blue_green_waits_for_pre_promotion_analysis_before_its_timer_and_post_failure
     assert_eq!(world.status.stable_revision.as_deref(), Some(old.as_str()));
 }
 
-#[test]
-fn a_shadow_with_agreement_waits_for_a_person_instead_of_promoting_unmeasured() {
+fn shadow_with_agreement(min_samples: Option<i32>) -> ModelDeploymentSpec {
     let mut s = spec("1.0.0");
-    s.traffic = crate::plan::tests::gateway();
+    s.traffic.provider = modeldeploy_api::v1alpha1::TrafficProvider::Router;
     s.strategy = Some(StrategySpec {
         shadow: Some(ShadowStrategy {
             mirror_percent: None,
@@ -452,17 +451,59 @@ fn a_shadow_with_agreement_waits_for_a_person_instead_of_promoting_unmeasured() 
                 min_percent: 99,
                 tolerance: None,
                 json_path: None,
-                min_samples: None,
+                min_samples,
             }),
             analysis: None,
             auto_promotion: None,
         }),
         ..StrategySpec::default()
     });
-    let (mut world, old, _new) = rolling_out(s, |_| scalar(0.0));
+    s
+}
+
+#[test]
+fn a_shadow_is_promoted_or_discarded_by_its_measured_agreement() {
+    for (measured, promoted) in [(99.5, true), (90.0, false)] {
+        let (mut world, old, new) =
+            rolling_out(shadow_with_agreement(None), move |_| scalar(measured));
+        world.settle(20);
+        run(&mut world, 61, 2);
+        let stable = world.status.stable_revision.clone();
+        let expected = if promoted { &new } else { &old };
+        assert_eq!(stable.as_deref(), Some(expected.as_str()), "{measured}");
+        assert!(
+            world
+                .measured
+                .iter()
+                .any(|(run, metric, _)| run == "agreement" && metric == "agreement"),
+            "{measured}"
+        );
+        if !promoted {
+            // A discarded shadow keeps the figure it was judged by.
+            let agreement = &run_named(&world, "agreement").metrics[0];
+            assert_eq!(
+                agreement
+                    .measurements
+                    .last()
+                    .and_then(|m| m.value.clone())
+                    .as_deref(),
+                Some("90")
+            );
+        }
+    }
+}
+
+#[test]
+fn a_shadow_without_enough_comparisons_never_promotes() {
+    // Every query answers 40: 40 % agreement would fail, but 40 comparisons are fewer than 100,
+    // so the measurement is not judged at all.
+    let (mut world, old, _new) = rolling_out(shadow_with_agreement(Some(100)), |_| scalar(40.0));
     world.settle(20);
-    run(&mut world, 3600, 2);
-    assert_eq!(pause_reason(&world), Some(PauseReason::AwaitingMeasurement));
+    run(&mut world, 61, 3);
+    assert_eq!(
+        pause_reason(&world),
+        Some(PauseReason::AnalysisInconclusive)
+    );
     assert_eq!(world.status.stable_revision.as_deref(), Some(old.as_str()));
 }
 

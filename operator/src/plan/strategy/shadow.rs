@@ -1,9 +1,11 @@
 //! Shadow: the new revision receives a copy of `mirrorPercent` % of requests for `duration`; its
-//! answers never reach clients. Then it is promoted like blue/green, or waits for a person.
+//! answers never reach clients. Then its own analysis and its prediction agreement with the
+//! stable revision (measured by the model router) must pass, and it is promoted like
+//! blue/green, or waits for a person.
 
 use modeldeploy_api::v1alpha1::ShadowStrategy;
 
-use super::super::analysis::Gate;
+use super::super::analysis::{Gate, agreement};
 use super::super::steps::{PauseEnd, Step, Steps, TrafficStep, Waiting};
 use super::super::traffic::CandidateRole;
 use super::duration;
@@ -24,14 +26,13 @@ pub(super) fn steps(shadow: &ShadowStrategy) -> Steps {
             spec: spec.clone(),
         })));
     }
-    // Prediction agreement is measured by the model router, which is not released yet: the
-    // gate waits for a person rather than pass unmeasured.
-    if shadow.agreement.is_some() {
-        steps.push(Step::Pause {
-            duration: None,
-            end: PauseEnd::Continue,
-            waiting: Waiting::Measurement,
-        });
+    // Admission lets `agreement` through only with the model router, which compares answers.
+    if let Some(agreement) = &shadow.agreement {
+        steps.push(Step::Analysis(Box::new(Gate {
+            run: agreement::METRIC.to_owned(),
+            label: "shadow agreement",
+            spec: agreement::analysis(agreement, &shadow.duration),
+        })));
     }
     if shadow.auto_promotion == Some(false) {
         steps.push(Step::Pause {
