@@ -179,6 +179,13 @@ pub struct ShadowStrategy {
     pub mirror_percent: Option<i32>,
     /// How long to shadow before deciding.
     pub duration: Duration,
+    /// Copy requests of every method, POST included, as inference requests usually are; only
+    /// idempotent ones (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) when false, the default, so that
+    /// a shadow never repeats a request that changes something. Applies to the model router;
+    /// Gateway API and Istio data planes copy every method whatever this says, so it is refused
+    /// with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_all_methods: Option<bool>,
     /// How closely the new revision's predictions must match the stable ones: the model router
     /// (`traffic.provider: router`) compares each shadow answer with the stable answer to the
     /// same request, and after `duration` the share that agreed must reach `minPercent`

@@ -426,6 +426,7 @@ async fn shadow_over_gateway_api_survives_sigkill_through_abort_retry_and_auto_p
     let strategy = Some(StrategySpec {
         shadow: Some(ShadowStrategy {
             mirror_percent: Some(50),
+            mirror_all_methods: None,
             duration: Duration("4s".into()),
             agreement: None,
             analysis: None,

@@ -728,6 +728,7 @@ pub fn shadow_long(percent: i32) -> Option<StrategySpec> {
     Some(StrategySpec {
         shadow: Some(ShadowStrategy {
             mirror_percent: Some(percent),
+            mirror_all_methods: None,
             duration: Duration("1h".into()),
             agreement: None,
             analysis: None,

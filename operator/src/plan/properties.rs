@@ -112,6 +112,7 @@ fn a_spec() -> impl Strategy<Value = ModelDeploymentSpec> {
         (1i32..=100, any::<bool>()).prop_map(|(mirror, auto)| Some(StrategySpec {
             shadow: Some(ShadowStrategy {
                 mirror_percent: Some(mirror),
+                mirror_all_methods: None,
                 duration: ApiDuration("5m".into()),
                 agreement: None,
                 analysis: None,
@@ -179,6 +180,7 @@ fn other_strategy(pick: usize, mesh: bool) -> Option<StrategySpec> {
     let shadow = StrategySpec {
         shadow: Some(ShadowStrategy {
             mirror_percent: Some(50),
+            mirror_all_methods: None,
             duration: ApiDuration("1m".into()),
             agreement: None,
             analysis: None,

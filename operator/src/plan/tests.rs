@@ -342,6 +342,7 @@ fn shadow_mirrors_for_its_duration_then_promotes() {
     s.strategy = Some(StrategySpec {
         shadow: Some(ShadowStrategy {
             mirror_percent: Some(50),
+            mirror_all_methods: None,
             duration: ApiDuration("10m".into()),
             agreement: None,
             analysis: None,
@@ -411,6 +412,7 @@ fn a_provider_that_cannot_carry_the_strategy_keeps_the_stable_revision_and_says_
     s.strategy = Some(StrategySpec {
         shadow: Some(ShadowStrategy {
             mirror_percent: None,
+            mirror_all_methods: None,
             duration: ApiDuration("1m".into()),
             agreement: None,
             analysis: None,

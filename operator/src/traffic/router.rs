@@ -182,10 +182,8 @@ pub fn table(owner: &Owner, spec: &ModelDeploymentSpec, plan: &TrafficPlan) -> R
     {
         services.insert(candidate.revision.clone(), service);
     }
-    let agreement = spec
-        .strategy
-        .as_ref()
-        .and_then(|s| s.shadow.as_ref())
+    let shadow = spec.strategy.as_ref().and_then(|s| s.shadow.as_ref());
+    let agreement = shadow
         .and_then(|s| s.agreement.as_ref())
         .map(|a| RouterAgreement {
             json_path: a.json_path.clone(),
@@ -195,7 +193,7 @@ pub fn table(owner: &Owner, spec: &ModelDeploymentSpec, plan: &TrafficPlan) -> R
         salt: format!("{}/{}", owner.namespace, owner.name),
         plan: plan.clone(),
         services,
-        mirror_all_methods: false,
+        mirror_all_methods: shadow.and_then(|s| s.mirror_all_methods) == Some(true),
         agreement,
     }
 }

@@ -317,6 +317,7 @@ fn the_router_serves_the_service_and_reads_a_table_naming_each_revisions_service
     s.strategy = Some(modeldeploy_api::v1alpha1::StrategySpec {
         shadow: Some(modeldeploy_api::v1alpha1::ShadowStrategy {
             mirror_percent: Some(100),
+            mirror_all_methods: None,
             duration: modeldeploy_api::v1alpha1::Duration("1m".into()),
             agreement: Some(modeldeploy_api::v1alpha1::PredictionAgreement {
                 min_percent: 99,

@@ -446,6 +446,7 @@ fn shadow_with_agreement(min_samples: Option<i32>) -> ModelDeploymentSpec {
     s.strategy = Some(StrategySpec {
         shadow: Some(ShadowStrategy {
             mirror_percent: None,
+            mirror_all_methods: None,
             duration: ApiDuration("1m".into()),
             agreement: Some(PredictionAgreement {
                 min_percent: 99,
