@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod cluster;
+pub mod forward;
 pub mod load;
 pub mod mlflow;
 pub mod operator;

@@ -21,6 +21,7 @@ mod reconcile;
 mod registry;
 mod restart;
 mod rollout;
+mod router;
 mod samples;
 mod steady_state;
 mod strategies;

@@ -1,0 +1,158 @@
+//! The model router in the local cluster: `traffic.provider: router` deploys a router per
+//! ModelDeployment that follows the operator's routing table; a shadow's answers are compared
+//! with the stable ones by the router, and Prometheus's count of those comparisons promotes or
+//! discards the shadow.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::events::v1::Event;
+use kube::Api;
+use kube::api::ListParams;
+use modeldeploy_api::v1alpha1::{
+    Duration as ApiDuration, ModelDeployment, PredictionAgreement, ShadowStrategy, StrategySpec,
+    TrafficProvider, TrafficSpec,
+};
+use modeldeploy_e2e::forward::PortForward;
+use modeldeploy_e2e::load::{LoadSpec, Stop};
+use modeldeploy_e2e::rollout::until_status;
+use modeldeploy_e2e::traffic::{demo_model, predict_at, set_version};
+use modeldeploy_e2e::{Scenario, until};
+
+use crate::analysis::until_aborted;
+use crate::{TIMEOUT, apply_md, deploy, events_about};
+
+fn router_traffic() -> TrafficSpec {
+    TrafficSpec {
+        provider: TrafficProvider::Router,
+        gateway_api: None,
+        istio: None,
+    }
+}
+
+/// A shadow of every request for 15 s whose predictions must agree on 95 % of at least 100
+/// compared requests.
+fn shadow_agreeing() -> Option<StrategySpec> {
+    Some(StrategySpec {
+        shadow: Some(ShadowStrategy {
+            mirror_percent: Some(100),
+            mirror_all_methods: Some(true),
+            duration: ApiDuration("15s".into()),
+            agreement: Some(PredictionAgreement {
+                min_percent: 95,
+                tolerance: None,
+                json_path: Some("$.predictions".into()),
+                min_samples: Some(100),
+            }),
+            analysis: None,
+            auto_promotion: None,
+        }),
+        ..StrategySpec::default()
+    })
+}
+
+/// The addresses of `name`'s ready router pods, once there are two and one answers a
+/// prediction.
+async fn until_routers_serve(pods: &Api<Pod>, name: &str) -> Vec<SocketAddr> {
+    until(TIMEOUT, "two router pods are ready and answer", || async {
+        let listed = pods
+            .list(&ListParams::default().labels(&format!("modeldeploy.io/router={name}")))
+            .await
+            .ok()?;
+        let addresses: Vec<SocketAddr> = listed
+            .items
+            .iter()
+            .filter(|p| {
+                p.status.as_ref().is_some_and(|s| {
+                    s.conditions
+                        .iter()
+                        .flatten()
+                        .any(|c| c.type_ == "Ready" && c.status == "True")
+                })
+            })
+            .filter_map(|p| p.status.as_ref()?.pod_ip.as_ref()?.parse().ok())
+            .map(|ip| SocketAddr::new(ip, 8080))
+            .collect();
+        if addresses.len() < 2 {
+            return None;
+        }
+        predict_at(addresses[0]).await.ok()?;
+        Some(addresses)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_shadow_that_agrees_is_promoted_and_one_that_disagrees_is_discarded_with_its_figure() {
+    let scenario = Scenario::start("router-shadow", false).await;
+    let models: Api<ModelDeployment> = scenario.api();
+    let mut md = demo_model("iris", "1", 1, router_traffic(), shadow_agreeing(), &[]);
+    let first = deploy(&models, &md).await;
+    let routers = until_routers_serve(&scenario.api(), "iris").await;
+    // Real requests to one router replica, for the whole test.
+    let forward = PortForward::start(routers[0]).await;
+    let spec = LoadSpec {
+        rate: 50.0,
+        stop: Stop::After(Duration::from_secs(300)),
+        ..LoadSpec::new(forward.local)
+    };
+    let load = tokio::spawn(async move {
+        let report = modeldeploy_e2e::load::run(spec).await;
+        assert!(report.is_ok(), "{report:?}");
+    });
+
+    // Version 2 answers as version 1 does: promoted by its agreement.
+    set_version(&mut md, "2", &[]);
+    apply_md(&models, &md).await;
+    let promoted = until_status(
+        &models,
+        "iris",
+        Duration::from_secs(180),
+        "the agreeing shadow is promoted",
+        |s| s.stable_revision.as_deref().is_some_and(|r| r != first) && s.rollout.is_none(),
+    )
+    .await;
+    let second = promoted.stable_revision.clone().unwrap_or_default();
+    let events: Api<Event> = scenario.api();
+    let seen = events_about(&events, "iris").await;
+    assert!(
+        seen.iter()
+            .any(|(reason, note)| reason == "AnalysisSuccessful" && note.contains("agreement")),
+        "no AnalysisSuccessful event about the agreement: {seen:?}"
+    );
+
+    // Version 3 moves every answer to another class: discarded, and the figure is kept.
+    set_version(&mut md, "3", &[("PERTURBATION", "1")]);
+    apply_md(&models, &md).await;
+    let status = Box::pin(until_aborted(
+        &models,
+        "the disagreeing shadow is discarded",
+    ))
+    .await;
+    load.abort();
+    drop(forward);
+    assert_eq!(status.stable_revision.as_deref(), Some(second.as_str()));
+    let rollout = status.rollout.as_ref().unwrap();
+    let reason = rollout.abort_reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("agreement Failed"), "{reason}");
+    let agreement = rollout
+        .analysis
+        .iter()
+        .find(|a| a.name == "agreement")
+        .expect("the agreement analysis in status");
+    let figure: f64 = agreement.metrics[0]
+        .measurements
+        .last()
+        .and_then(|m| m.value.as_deref())
+        .and_then(|v| v.parse().ok())
+        .expect("a measured agreement");
+    assert!(figure < 5.0, "every answer differed, yet {figure} % agreed");
+    let seen = events_about(&events, "iris").await;
+    assert!(
+        seen.iter()
+            .any(|(_, note)| note.contains("agreement") && note.contains(&format!("{figure}"))),
+        "no event names the agreement figure {figure}: {seen:?}"
+    );
+    scenario.finish().await;
+}
