@@ -4,6 +4,7 @@
 #   docker build --target operator .              modeldeploy/operator
 #   docker build --target storage-initializer .   modeldeploy/storage-initializer
 #   docker build --target demo-model .            modeldeploy/demo-model
+#   docker build --target router .                modeldeploy/router
 FROM rust:1.95-bookworm AS builder
 RUN apt-get update \
  && apt-get install -y --no-install-recommends musl-tools \
@@ -18,10 +19,12 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
         -p modeldeploy-operator --bin modeldeploy-operator \
         -p modeldeploy-storage-initializer --bin modeldeploy-storage-initializer \
         -p modeldeploy-demo-model --bin modeldeploy-demo-model \
+        -p modeldeploy-router --bin modeldeploy-router \
  && mkdir /out \
  && cp target/x86_64-unknown-linux-musl/release/modeldeploy-operator \
        target/x86_64-unknown-linux-musl/release/modeldeploy-storage-initializer \
-       target/x86_64-unknown-linux-musl/release/modeldeploy-demo-model /out/
+       target/x86_64-unknown-linux-musl/release/modeldeploy-demo-model \
+       target/x86_64-unknown-linux-musl/release/modeldeploy-router /out/
 
 FROM gcr.io/distroless/static-debian12:nonroot AS storage-initializer
 COPY --from=builder /out/modeldeploy-storage-initializer /modeldeploy-storage-initializer
@@ -32,6 +35,11 @@ FROM gcr.io/distroless/static-debian12:nonroot AS demo-model
 COPY --from=builder /out/modeldeploy-demo-model /modeldeploy-demo-model
 USER 65532:65532
 ENTRYPOINT ["/modeldeploy-demo-model"]
+
+FROM gcr.io/distroless/static-debian12:nonroot AS router
+COPY --from=builder /out/modeldeploy-router /modeldeploy-router
+USER 65532:65532
+ENTRYPOINT ["/modeldeploy-router"]
 
 # Last, so that a plain `docker build .` gives the operator.
 FROM gcr.io/distroless/static-debian12:nonroot AS operator

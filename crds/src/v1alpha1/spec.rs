@@ -34,6 +34,8 @@ use super::{ModelDeploymentStatus, ModelSpec, RuntimeSpec, StrategySpec, Traffic
         .message("strategy.shadow.agreement compares the shadow's answers with the stable ones, which only the model router sees (meshes and gateways drop the shadow's answers): set traffic.provider to router, or remove agreement"),
     validation = Rule::new("!has(self.spec.strategy) || !has(self.spec.strategy.shadow) || !has(self.spec.strategy.shadow.mirrorAllMethods) || self.spec.traffic.provider == 'router'")
         .message("strategy.shadow.mirrorAllMethods chooses which methods the model router copies; Gateway API and Istio data planes copy every method: set traffic.provider to router, or remove mirrorAllMethods"),
+    validation = Rule::new("self.spec.traffic.provider != 'router' || !has(self.spec.runtime.protocol) || self.spec.runtime.protocol != 'grpc'")
+        .message("the model router forwards HTTP/1.1 to model servers and cannot route gRPC yet: use traffic.provider gatewayAPI or istio for a gRPC model"),
     validation = Rule::new("!has(self.spec.strategy) || !has(self.spec.strategy.abTest) || self.spec.traffic.provider != 'replicas'")
         .message("strategy.abTest needs a traffic provider that can route by header or cookie: set traffic.provider to gatewayAPI, istio or router"),
     validation = Rule::new("!has(self.spec.strategy) || !has(self.spec.strategy.abTest) || !has(self.spec.strategy.abTest.stickiness) || self.spec.traffic.provider != 'istio'")
