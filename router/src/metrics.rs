@@ -45,6 +45,8 @@ pub struct RequestMetrics {
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RevisionLabels, Histogram>,
     pub in_flight: Gauge,
+    /// Client connections open.
+    pub connections: Gauge,
 }
 
 impl Default for RequestMetrics {
@@ -53,6 +55,7 @@ impl Default for RequestMetrics {
             requests: Family::default(),
             latency: Family::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS)),
             in_flight: Gauge::default(),
+            connections: Gauge::default(),
         }
     }
 }
@@ -73,6 +76,11 @@ impl RequestMetrics {
             "in_flight",
             "Requests being answered",
             self.in_flight.clone(),
+        );
+        registry.register(
+            "connections",
+            "Client connections open",
+            self.connections.clone(),
         );
     }
 

@@ -271,6 +271,16 @@ impl Proxy {
         self.shadow.counts()
     }
 
+    /// Client connections open now.
+    pub fn connections(&self) -> &prometheus_client::metrics::gauge::Gauge {
+        &self.metrics.connections
+    }
+
+    /// Requests being answered now.
+    pub fn in_flight(&self) -> i64 {
+        self.metrics.in_flight.get()
+    }
+
     /// Where to copy a request with `method` to, if it is to be copied.
     fn shadow_endpoint(&self, routes: &Routes, method: &http::Method) -> Option<SocketAddr> {
         let candidate = routes.table.candidate.as_ref()?;

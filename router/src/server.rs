@@ -15,19 +15,42 @@ use tracing::{debug, warn};
 
 use crate::proxy::Proxy;
 
-/// A client has this long to send a request's headers, so a slow client cannot hold a
-/// connection open by trickling them.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Requests in flight at shutdown get this long to finish.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
+/// How long clients get.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerLimits {
+    /// A client has this long to send a request's headers, so a slow client cannot hold a
+    /// connection open by trickling them, nor an idle one for ever.
+    pub header_read_timeout: Duration,
+    /// Requests in flight at shutdown get this long to finish.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> ServerLimits {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(25),
+        }
+    }
+}
 
 /// Serves `proxy` on `listener` until `shutdown` completes, then drains.
 pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
+    serve_with(listener, proxy, shutdown, ServerLimits::default()).await;
+}
+
+/// As [`serve`], with `limits`.
+pub async fn serve_with(
+    listener: TcpListener,
+    proxy: Arc<Proxy>,
+    shutdown: impl Future<Output = ()>,
+    limits: ServerLimits,
+) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
@@ -46,6 +69,7 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let proxy_connections = proxy.connections().clone();
         let proxy = Arc::clone(&proxy);
         let service = service_fn(move |request| {
             let proxy = Arc::clone(&proxy);
@@ -53,17 +77,24 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
         });
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection.into_owned());
+        let open = proxy_connections.clone();
+        open.inc();
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 debug!(%peer, %error, "connection ended with an error");
             }
+            open.dec();
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
         .await
         .is_err()
     {
-        warn!("requests still in flight after {DRAIN_TIMEOUT:?}; stopping anyway");
+        let waited = limits.drain_timeout;
+        warn!(
+            ?waited,
+            "requests still in flight after the drain timeout; stopping anyway"
+        );
     }
 }
