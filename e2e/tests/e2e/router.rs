@@ -11,8 +11,8 @@ use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use kube::api::ListParams;
 use modeldeploy_api::v1alpha1::{
-    Duration as ApiDuration, ModelDeployment, PredictionAgreement, ShadowStrategy, StrategySpec,
-    TrafficProvider, TrafficSpec,
+    CanaryStrategy, Duration as ApiDuration, ModelDeployment, PredictionAgreement, ShadowStrategy,
+    StrategySpec, TrafficProvider, TrafficSpec,
 };
 use modeldeploy_e2e::forward::PortForward;
 use modeldeploy_e2e::load::{LoadSpec, Stop};
@@ -20,7 +20,8 @@ use modeldeploy_e2e::rollout::until_status;
 use modeldeploy_e2e::traffic::{demo_model, predict_at, set_version};
 use modeldeploy_e2e::{Scenario, until};
 
-use crate::analysis::until_aborted;
+use crate::analysis::{ERROR_RATE, analysis, metric, until_aborted};
+use crate::strategies::{pause, weight};
 use crate::{TIMEOUT, apply_md, deploy, events_about};
 
 fn router_traffic() -> TrafficSpec {
@@ -154,5 +155,106 @@ async fn a_shadow_that_agrees_is_promoted_and_one_that_disagrees_is_discarded_wi
             .any(|(_, note)| note.contains("agreement") && note.contains(&format!("{figure}"))),
         "no event names the agreement figure {figure}: {seen:?}"
     );
+    scenario.finish().await;
+}
+
+/// Requests the router replica at `metrics` answered, by revision, from its own metrics.
+async fn routed(metrics: SocketAddr) -> Option<std::collections::BTreeMap<String, f64>> {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<hyper::body::Bytes>>();
+    let uri: hyper::Uri = format!("http://{metrics}/metrics").parse().ok()?;
+    let response = client.get(uri).await.ok()?;
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .ok()?
+        .to_bytes();
+    let mut counts = std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(&body).lines() {
+        let Some(rest) = line.strip_prefix("modeldeploy_router_requests_total{revision=\"") else {
+            continue;
+        };
+        let (revision, rest) = rest.split_once('"')?;
+        let value: f64 = rest.rsplit(' ').next()?.parse().ok()?;
+        *counts.entry(revision.to_owned()).or_default() += value;
+    }
+    Some(counts)
+}
+
+#[tokio::test]
+async fn a_canary_through_the_router_splits_exactly_and_analysis_promotes_or_rolls_it_back() {
+    let scenario = Scenario::start("router-canary", false).await;
+    let models: Api<ModelDeployment> = scenario.api();
+    let strategy = Some(StrategySpec {
+        canary: Some(CanaryStrategy {
+            steps: vec![weight(50), pause(Some("20s"))],
+            analysis: Some(analysis(vec![metric(
+                "error-rate",
+                ERROR_RATE,
+                "result > 0.05",
+                None,
+            )])),
+            ..CanaryStrategy::default()
+        }),
+        ..StrategySpec::default()
+    });
+    let mut md = demo_model("iris", "1", 1, router_traffic(), strategy, &[]);
+    let first = deploy(&models, &md).await;
+    let routers = until_routers_serve(&scenario.api(), "iris").await;
+    let forward = PortForward::start(routers[0]).await;
+    let metrics = SocketAddr::new(routers[0].ip(), 9090);
+    let spec = LoadSpec {
+        rate: 50.0,
+        stop: Stop::After(Duration::from_secs(300)),
+        ..LoadSpec::new(forward.local)
+    };
+    let load = tokio::spawn(async move {
+        let report = modeldeploy_e2e::load::run(spec).await;
+        assert!(report.is_ok(), "{report:?}");
+    });
+
+    set_version(&mut md, "2", &[]);
+    apply_md(&models, &md).await;
+    let at_half = until_status(&models, "iris", TIMEOUT, "the canary takes 50 %", |s| {
+        s.rollout.as_ref().is_some_and(|r| r.step_index == 1)
+    })
+    .await;
+    let second = at_half.candidate_revision.clone().unwrap_or_default();
+    // While the canary holds 50 %, the router sends exactly every other request to it.
+    let before = routed(metrics).await.expect("the router's metrics");
+    let after = until(TIMEOUT, "200 more requests through the router", || async {
+        let now = routed(metrics).await?;
+        let more: f64 = now.values().sum::<f64>() - before.values().sum::<f64>();
+        (more >= 200.0).then_some(now)
+    })
+    .await;
+    let grew =
+        |r: &str| after.get(r).copied().unwrap_or(0.0) - before.get(r).copied().unwrap_or(0.0);
+    let share = grew(&second) / (grew(&second) + grew(&first));
+    assert!(
+        (0.48..=0.52).contains(&share),
+        "the canary got {share} of {after:?}"
+    );
+    until_status(
+        &models,
+        "iris",
+        Duration::from_secs(180),
+        "the healthy canary is promoted",
+        |s| s.stable_revision.as_deref() == Some(second.as_str()) && s.rollout.is_none(),
+    )
+    .await;
+
+    // Version 3 fails half of its requests: rolled back by the analysis of the router's traffic.
+    set_version(&mut md, "3", &[("ERROR_RATE", "0.5")]);
+    apply_md(&models, &md).await;
+    let status = Box::pin(until_aborted(&models, "the failing canary is rolled back")).await;
+    load.abort();
+    drop(forward);
+    assert_eq!(status.stable_revision.as_deref(), Some(second.as_str()));
+    let reason = status
+        .rollout
+        .as_ref()
+        .and_then(|r| r.abort_reason.clone())
+        .unwrap_or_default();
+    assert!(reason.contains("error-rate Failed"), "{reason}");
     scenario.finish().await;
 }
