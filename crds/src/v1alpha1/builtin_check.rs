@@ -18,8 +18,11 @@ use super::Duration;
     .message("a check sets successRate, latency or both"))]
 pub struct BuiltInCheck {
     /// Whose metrics: `DemoModel` (the demo model server's `demo_model_inference_*`, the
-    /// default) or `Istio` (`istio_requests_total` and
-    /// `istio_request_duration_milliseconds_bucket` of the revision's workload).
+    /// default), `Istio` (`istio_requests_total` and
+    /// `istio_request_duration_milliseconds_bucket` of the revision's workload) or `Router`
+    /// (the model router's `modeldeploy_router_requests_total` and
+    /// `modeldeploy_router_request_duration_seconds_bucket` by revision, which see every
+    /// request whatever the model server; with `traffic.provider: router`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<CheckSource>,
     /// Time between measurements, and the window each one looks at. Default 1m.
@@ -52,6 +55,7 @@ pub enum CheckSource {
     #[default]
     DemoModel,
     Istio,
+    Router,
 }
 
 /// The share of the candidate's answers that are not 5xx. Set `minPercent`, `maxDropPercent` or

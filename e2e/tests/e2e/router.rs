@@ -11,8 +11,9 @@ use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use kube::api::ListParams;
 use modeldeploy_api::v1alpha1::{
-    CanaryStrategy, Duration as ApiDuration, ModelDeployment, PredictionAgreement, ShadowStrategy,
-    StrategySpec, TrafficProvider, TrafficSpec,
+    AnalysisSpec, BuiltInCheck, CanaryStrategy, CheckSource, Duration as ApiDuration,
+    ModelDeployment, PredictionAgreement, ShadowStrategy, StrategySpec, SuccessRateCheck,
+    TrafficProvider, TrafficSpec,
 };
 use modeldeploy_e2e::forward::PortForward;
 use modeldeploy_e2e::load::{LoadSpec, Stop};
@@ -20,7 +21,7 @@ use modeldeploy_e2e::rollout::until_status;
 use modeldeploy_e2e::traffic::{demo_model, predict_at, set_version};
 use modeldeploy_e2e::{Scenario, until};
 
-use crate::analysis::{ERROR_RATE, analysis, metric, until_aborted};
+use crate::analysis::until_aborted;
 use crate::strategies::{pause, weight};
 use crate::{TIMEOUT, apply_md, deploy, events_about};
 
@@ -187,12 +188,22 @@ async fn a_canary_through_the_router_splits_exactly_and_analysis_promotes_or_rol
     let strategy = Some(StrategySpec {
         canary: Some(CanaryStrategy {
             steps: vec![weight(50), pause(Some("20s"))],
-            analysis: Some(analysis(vec![metric(
-                "error-rate",
-                ERROR_RATE,
-                "result > 0.05",
-                None,
-            )])),
+            // Judged on the router's own counts of the candidate's answers.
+            analysis: Some(AnalysisSpec {
+                checks: vec![BuiltInCheck {
+                    source: Some(CheckSource::Router),
+                    interval: Some(ApiDuration("10s".into())),
+                    count: None,
+                    failure_limit: None,
+                    min_requests: None,
+                    success_rate: Some(SuccessRateCheck {
+                        min_percent: Some("95".into()),
+                        max_drop_percent: None,
+                    }),
+                    latency: None,
+                }],
+                ..AnalysisSpec::default()
+            }),
             ..CanaryStrategy::default()
         }),
         ..StrategySpec::default()
@@ -255,6 +266,6 @@ async fn a_canary_through_the_router_splits_exactly_and_analysis_promotes_or_rol
         .as_ref()
         .and_then(|r| r.abort_reason.clone())
         .unwrap_or_default();
-    assert!(reason.contains("error-rate Failed"), "{reason}");
+    assert!(reason.contains("success-rate Failed"), "{reason}");
     scenario.finish().await;
 }

@@ -1,6 +1,6 @@
 //! Built-in checks written out as metrics: the PromQL for the candidate's success rate and
-//! latency (absolute, or against the stable revision) over the demo model server's or Istio's
-//! metrics, and the conditions on them.
+//! latency (absolute, or against the stable revision) over the demo model server's, Istio's or
+//! the model router's metrics, and the conditions on them.
 
 use modeldeploy_api::v1alpha1::{
     BuiltInCheck, CheckSource, Duration, Metric, MetricProvider, MinSamples,
@@ -29,6 +29,11 @@ impl Source {
             CheckSource::Istio => format!(
                 "sum(rate(istio_requests_total{{reporter=\"destination\",destination_workload_namespace=\"{{{{namespace}}}}\",destination_workload=\"{{{{name}}}}-{{{{{revision}}}}}\"{}}}[{{{{interval}}}}]))",
                 errors("response_code")
+            ),
+            // The router counts status classes: `5xx`.
+            CheckSource::Router => format!(
+                "sum(rate(modeldeploy_router_requests_total{{namespace=\"{{{{namespace}}}}\",modeldeploy_io_router=\"{{{{name}}}}\",revision=\"{{{{{revision}}}}}\"{}}}[{{{{interval}}}}]))",
+                if errors_only { ",code=\"5xx\"" } else { "" }
             ),
         }
     }
@@ -69,6 +74,9 @@ impl Source {
         match self.0 {
             CheckSource::DemoModel => format!(
                 "(histogram_quantile({q}, sum by (le) (rate(demo_model_inference_duration_seconds_bucket{{namespace=\"{{{{namespace}}}}\",modeldeploy_io_revision=\"{{{{{revision}}}}}\"}}[{{{{interval}}}}]))) * 1000)"
+            ),
+            CheckSource::Router => format!(
+                "(histogram_quantile({q}, sum by (le) (rate(modeldeploy_router_request_duration_seconds_bucket{{namespace=\"{{{{namespace}}}}\",modeldeploy_io_router=\"{{{{name}}}}\",revision=\"{{{{{revision}}}}}\"}}[{{{{interval}}}}]))) * 1000)"
             ),
             CheckSource::Istio => format!(
                 "histogram_quantile({q}, sum by (le) (rate(istio_request_duration_milliseconds_bucket{{reporter=\"destination\",destination_workload_namespace=\"{{{{namespace}}}}\",destination_workload=\"{{{{name}}}}-{{{{{revision}}}}}\"}}[{{{{interval}}}}])))"
@@ -208,7 +216,11 @@ mod tests {
 
     #[test]
     fn the_queries_use_only_known_variables_and_read_the_right_series() {
-        for source in [CheckSource::DemoModel, CheckSource::Istio] {
+        for source in [
+            CheckSource::DemoModel,
+            CheckSource::Istio,
+            CheckSource::Router,
+        ] {
             for m in metrics(&check(source)).unwrap() {
                 let query = &m.provider.prometheus.as_ref().unwrap().query;
                 assert_eq!(template::check(query, &[], true), Ok(()), "{query}");
@@ -224,6 +236,12 @@ mod tests {
             "(1 - (((sum(rate(demo_model_inference_requests_total{namespace=\"{{namespace}}\",modeldeploy_io_revision=\"{{revision}}\",code=~\"5..\"}[{{interval}}]))) or vector(0)) / sum(rate(demo_model_inference_requests_total{namespace=\"{{namespace}}\",modeldeploy_io_revision=\"{{revision}}\"}[{{interval}}]))))"
         );
         assert!(query(2).starts_with("(histogram_quantile(0.95, sum by (le) (rate(demo_model_inference_duration_seconds_bucket"));
+        let router = metrics(&check(CheckSource::Router)).unwrap();
+        let errors = &router[0].provider.prometheus.as_ref().unwrap().query;
+        assert!(
+            errors.contains("modeldeploy_router_requests_total{namespace=\"{{namespace}}\",modeldeploy_io_router=\"{{name}}\",revision=\"{{revision}}\",code=\"5xx\"}"),
+            "{errors}"
+        );
         let istio = metrics(&check(CheckSource::Istio)).unwrap();
         let latency = &istio[2].provider.prometheus.as_ref().unwrap().query;
         assert!(
@@ -234,7 +252,11 @@ mod tests {
 
     #[test]
     fn min_requests_guards_each_bound_by_the_requests_it_rests_on() {
-        for source in [CheckSource::DemoModel, CheckSource::Istio] {
+        for source in [
+            CheckSource::DemoModel,
+            CheckSource::Istio,
+            CheckSource::Router,
+        ] {
             let unguarded = metrics(&check(source)).unwrap();
             assert!(unguarded.iter().all(|m| m.min_samples.is_none()));
             let guarded = metrics(&BuiltInCheck {
