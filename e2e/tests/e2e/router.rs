@@ -1,7 +1,8 @@
 //! The model router in the local cluster: `traffic.provider: router` deploys a router per
 //! ModelDeployment that follows the operator's routing table; a shadow's answers are compared
 //! with the stable ones by the router, and Prometheus's count of those comparisons promotes or
-//! discards the shadow.
+//! discards the shadow. A canary and an A/B test through the router are judged on the router's
+//! own counts.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,8 +12,9 @@ use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use kube::api::ListParams;
 use modeldeploy_api::v1alpha1::{
-    AnalysisSpec, BuiltInCheck, CanaryStrategy, CheckSource, Duration as ApiDuration,
-    ModelDeployment, PredictionAgreement, ShadowStrategy, StrategySpec, SuccessRateCheck,
+    AbDecision, AbTestStrategy, AnalysisSpec, BuiltInCheck, CanaryStrategy, CheckSource,
+    DecisionGoal, DecisionPhase, Duration as ApiDuration, MetricProvider, ModelDeployment,
+    PredictionAgreement, ProportionDecision, ShadowStrategy, StrategySpec, SuccessRateCheck,
     TrafficProvider, TrafficSpec,
 };
 use modeldeploy_e2e::forward::PortForward;
@@ -267,5 +269,95 @@ async fn a_canary_through_the_router_splits_exactly_and_analysis_promotes_or_rol
         .and_then(|r| r.abort_reason.clone())
         .unwrap_or_default();
     assert!(reason.contains("success-rate Failed"), "{reason}");
+    scenario.finish().await;
+}
+
+/// The requests `{{revision}}` answered through the router since the test began; with
+/// `not_failed`, those not answered 5xx.
+fn router_answers(not_failed: bool) -> MetricProvider {
+    let filter = if not_failed { r#",code!="5xx""# } else { "" };
+    MetricProvider::prometheus(format!(
+        r#"sum(increase(modeldeploy_router_requests_total{{namespace="{{{{namespace}}}}",modeldeploy_io_router="{{{{name}}}}",revision="{{{{revision}}}}"{filter}}}[{{{{elapsed}}}}]))"#
+    ))
+}
+
+#[tokio::test]
+async fn an_ab_test_through_the_router_promotes_the_candidate_its_counts_show_better() {
+    let scenario = Scenario::start("router-abtest", false).await;
+    let models: Api<ModelDeployment> = scenario.api();
+    let strategy = Some(StrategySpec {
+        ab_test: Some(AbTestStrategy {
+            weight: Some(50),
+            stickiness: None,
+            matches: Vec::new(),
+            max_duration: ApiDuration("10m".into()),
+            analysis: None,
+            decision: Some(Box::new(AbDecision {
+                goal: DecisionGoal::Maximize,
+                interval: Some(ApiDuration("5s".into())),
+                confidence_percent: None,
+                minimum_detectable_effect_percent: None,
+                min_samples: Some(1000),
+                on_inconclusive: None,
+                proportion: Some(ProportionDecision {
+                    successes: router_answers(true),
+                    trials: router_answers(false),
+                }),
+                mean: None,
+            })),
+        }),
+        ..StrategySpec::default()
+    });
+    // The stable version fails a tenth of its requests; the candidate none.
+    let mut md = demo_model(
+        "iris",
+        "1",
+        1,
+        router_traffic(),
+        strategy,
+        &[("ERROR_RATE", "0.1")],
+    );
+    let first = deploy(&models, &md).await;
+    let routers = until_routers_serve(&scenario.api(), "iris").await;
+    let forward = PortForward::start(routers[0]).await;
+    let spec = LoadSpec {
+        rate: 100.0,
+        stop: Stop::After(Duration::from_secs(300)),
+        ..LoadSpec::new(forward.local)
+    };
+    let load = tokio::spawn(async move {
+        let _ = modeldeploy_e2e::load::run(spec).await;
+    });
+    set_version(&mut md, "2", &[]);
+    apply_md(&models, &md).await;
+    let decided = until_status(
+        &models,
+        "iris",
+        Duration::from_secs(180),
+        "the A/B decision over the router's counts names a winner",
+        |s| {
+            s.rollout
+                .as_ref()
+                .and_then(|r| r.decision.as_ref())
+                .is_some_and(|d| d.phase != DecisionPhase::Measuring)
+        },
+    )
+    .await;
+    let decision = decided
+        .rollout
+        .as_ref()
+        .and_then(|r| r.decision.clone())
+        .unwrap();
+    assert_eq!(decision.phase, DecisionPhase::CandidateWins, "{decision:?}");
+    until_status(
+        &models,
+        "iris",
+        Duration::from_secs(180),
+        "the winner is promoted",
+        |s| s.stable_revision.as_deref().is_some_and(|r| r != first) && s.rollout.is_none(),
+    )
+    .await;
+    load.abort();
+    drop(forward);
     scenario.finish().await;
 }
