@@ -384,10 +384,13 @@ fn answers(filter: &str) -> MetricProvider {
     }
 }
 
-#[tokio::test]
-async fn an_ab_test_promotes_the_candidate_that_answers_more_requests_without_error() {
-    let scenario = Scenario::start("analysis-abtest", false).await;
-    let strategy = Some(StrategySpec {
+/// An A/B test at 50 % decided every 5 s on the share of `successes` among `trials`, more being
+/// better, once each side has 1,000 trials.
+pub(crate) fn ab_by_proportion(
+    successes: MetricProvider,
+    trials: MetricProvider,
+) -> Option<StrategySpec> {
+    Some(StrategySpec {
         ab_test: Some(AbTestStrategy {
             weight: Some(50),
             stickiness: None,
@@ -401,15 +404,18 @@ async fn an_ab_test_promotes_the_candidate_that_answers_more_requests_without_er
                 minimum_detectable_effect_percent: None,
                 min_samples: Some(1000),
                 on_inconclusive: None,
-                proportion: Some(ProportionDecision {
-                    successes: answers(r#",code!~"5..""#),
-                    trials: answers(""),
-                }),
+                proportion: Some(ProportionDecision { successes, trials }),
                 mean: None,
             })),
         }),
         ..StrategySpec::default()
-    });
+    })
+}
+
+#[tokio::test]
+async fn an_ab_test_promotes_the_candidate_that_answers_more_requests_without_error() {
+    let scenario = Scenario::start("analysis-abtest", false).await;
+    let strategy = ab_by_proportion(answers(r#",code!~"5..""#), answers(""));
     // The stable version fails a tenth of its requests; the candidate none.
     let (models, old, load) = Box::pin(rolling_out_from(
         &scenario,

@@ -12,18 +12,18 @@ use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use kube::api::ListParams;
 use modeldeploy_api::v1alpha1::{
-    AbDecision, AbTestStrategy, AnalysisSpec, BuiltInCheck, CanaryStrategy, CheckSource,
-    DecisionGoal, DecisionPhase, Duration as ApiDuration, MetricProvider, ModelDeployment,
-    PredictionAgreement, ProportionDecision, ShadowStrategy, StrategySpec, SuccessRateCheck,
-    TrafficProvider, TrafficSpec,
+    AnalysisSpec, BuiltInCheck, CanaryStrategy, CheckSource, DecisionPhase,
+    Duration as ApiDuration, MetricProvider, ModelDeployment, PredictionAgreement, ShadowStrategy,
+    StrategySpec, SuccessRateCheck, TrafficProvider, TrafficSpec,
 };
 use modeldeploy_e2e::forward::PortForward;
 use modeldeploy_e2e::load::{LoadSpec, Stop};
 use modeldeploy_e2e::rollout::until_status;
 use modeldeploy_e2e::traffic::{demo_model, predict_at, set_version};
 use modeldeploy_e2e::{Scenario, until};
+use tokio::task::JoinHandle;
 
-use crate::analysis::until_aborted;
+use crate::analysis::{ab_by_proportion, until_aborted};
 use crate::strategies::{pause, weight};
 use crate::{TIMEOUT, apply_md, deploy, events_about};
 
@@ -87,6 +87,22 @@ async fn until_routers_serve(pods: &Api<Pod>, name: &str) -> Vec<SocketAddr> {
     .await
 }
 
+/// `rate` requests a second to the router replica at `router` for up to five minutes, through a
+/// port-forward kept as long as the load runs.
+async fn load_through(router: SocketAddr, rate: f64) -> (PortForward, JoinHandle<()>) {
+    let forward = PortForward::start(router).await;
+    let spec = LoadSpec {
+        rate,
+        stop: Stop::After(Duration::from_secs(300)),
+        ..LoadSpec::new(forward.local)
+    };
+    let load = tokio::spawn(async move {
+        let report = modeldeploy_e2e::load::run(spec).await;
+        assert!(report.is_ok(), "{report:?}");
+    });
+    (forward, load)
+}
+
 #[tokio::test]
 async fn a_shadow_that_agrees_is_promoted_and_one_that_disagrees_is_discarded_with_its_figure() {
     let scenario = Scenario::start("router-shadow", false).await;
@@ -95,16 +111,7 @@ async fn a_shadow_that_agrees_is_promoted_and_one_that_disagrees_is_discarded_wi
     let first = deploy(&models, &md).await;
     let routers = until_routers_serve(&scenario.api(), "iris").await;
     // Real requests to one router replica, for the whole test.
-    let forward = PortForward::start(routers[0]).await;
-    let spec = LoadSpec {
-        rate: 50.0,
-        stop: Stop::After(Duration::from_secs(300)),
-        ..LoadSpec::new(forward.local)
-    };
-    let load = tokio::spawn(async move {
-        let report = modeldeploy_e2e::load::run(spec).await;
-        assert!(report.is_ok(), "{report:?}");
-    });
+    let (forward, load) = load_through(routers[0], 50.0).await;
 
     // Version 2 answers as version 1 does: promoted by its agreement.
     set_version(&mut md, "2", &[]);
@@ -213,17 +220,8 @@ async fn a_canary_through_the_router_splits_exactly_and_analysis_promotes_or_rol
     let mut md = demo_model("iris", "1", 1, router_traffic(), strategy, &[]);
     let first = deploy(&models, &md).await;
     let routers = until_routers_serve(&scenario.api(), "iris").await;
-    let forward = PortForward::start(routers[0]).await;
+    let (forward, load) = load_through(routers[0], 50.0).await;
     let metrics = SocketAddr::new(routers[0].ip(), 9090);
-    let spec = LoadSpec {
-        rate: 50.0,
-        stop: Stop::After(Duration::from_secs(300)),
-        ..LoadSpec::new(forward.local)
-    };
-    let load = tokio::spawn(async move {
-        let report = modeldeploy_e2e::load::run(spec).await;
-        assert!(report.is_ok(), "{report:?}");
-    });
 
     set_version(&mut md, "2", &[]);
     apply_md(&models, &md).await;
@@ -285,29 +283,7 @@ fn router_answers(not_failed: bool) -> MetricProvider {
 async fn an_ab_test_through_the_router_promotes_the_candidate_its_counts_show_better() {
     let scenario = Scenario::start("router-abtest", false).await;
     let models: Api<ModelDeployment> = scenario.api();
-    let strategy = Some(StrategySpec {
-        ab_test: Some(AbTestStrategy {
-            weight: Some(50),
-            stickiness: None,
-            matches: Vec::new(),
-            max_duration: ApiDuration("10m".into()),
-            analysis: None,
-            decision: Some(Box::new(AbDecision {
-                goal: DecisionGoal::Maximize,
-                interval: Some(ApiDuration("5s".into())),
-                confidence_percent: None,
-                minimum_detectable_effect_percent: None,
-                min_samples: Some(1000),
-                on_inconclusive: None,
-                proportion: Some(ProportionDecision {
-                    successes: router_answers(true),
-                    trials: router_answers(false),
-                }),
-                mean: None,
-            })),
-        }),
-        ..StrategySpec::default()
-    });
+    let strategy = ab_by_proportion(router_answers(true), router_answers(false));
     // The stable version fails a tenth of its requests; the candidate none.
     let mut md = demo_model(
         "iris",
@@ -319,15 +295,7 @@ async fn an_ab_test_through_the_router_promotes_the_candidate_its_counts_show_be
     );
     let first = deploy(&models, &md).await;
     let routers = until_routers_serve(&scenario.api(), "iris").await;
-    let forward = PortForward::start(routers[0]).await;
-    let spec = LoadSpec {
-        rate: 100.0,
-        stop: Stop::After(Duration::from_secs(300)),
-        ..LoadSpec::new(forward.local)
-    };
-    let load = tokio::spawn(async move {
-        let _ = modeldeploy_e2e::load::run(spec).await;
-    });
+    let (forward, load) = load_through(routers[0], 100.0).await;
     set_version(&mut md, "2", &[]);
     apply_md(&models, &md).await;
     let decided = until_status(
