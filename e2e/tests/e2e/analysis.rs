@@ -8,10 +8,10 @@ use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use modeldeploy_api::v1alpha1::{
     AbDecision, AbTestStrategy, AnalysisSpec, AnalysisTemplateRef, BuiltInCheck, CanaryStep,
-    CanaryStrategy, DecisionGoal, DecisionPhase, Duration as ApiDuration, LatencyCheck, Metric,
-    MetricProvider, MetricStatus, ModelAnalysisTemplate, ModelAnalysisTemplateSpec,
-    ModelDeployment, ModelDeploymentStatus, NoDataPolicy, PauseReason, PrometheusMetric,
-    ProportionDecision, RolloutStage, StrategySpec, SuccessRateCheck,
+    CanaryStrategy, DecisionGoal, DecisionPhase, DecisionStatus, Duration as ApiDuration,
+    LatencyCheck, Metric, MetricProvider, MetricStatus, ModelAnalysisTemplate,
+    ModelAnalysisTemplateSpec, ModelDeployment, ModelDeploymentStatus, NoDataPolicy, PauseReason,
+    PrometheusMetric, ProportionDecision, RolloutStage, StrategySpec, SuccessRateCheck,
 };
 use modeldeploy_e2e::load::{LoadSpec, Stop};
 use modeldeploy_e2e::prometheus::PrivatePrometheus;
@@ -384,6 +384,27 @@ fn answers(filter: &str) -> MetricProvider {
     }
 }
 
+/// The A/B decision of `iris` once it names a winner (or gives up).
+pub(crate) async fn until_decided(models: &Api<ModelDeployment>) -> DecisionStatus {
+    let decided = until_status(
+        models,
+        "iris",
+        Duration::from_secs(180),
+        "the A/B decision names a winner",
+        |s| {
+            s.rollout
+                .as_ref()
+                .and_then(|r| r.decision.as_ref())
+                .is_some_and(|d| d.phase != DecisionPhase::Measuring)
+        },
+    )
+    .await;
+    decided
+        .rollout
+        .and_then(|r| r.decision)
+        .expect("a decision in status")
+}
+
 /// An A/B test at 50 % decided every 5 s on the share of `successes` among `trials`, more being
 /// better, once each side has 1,000 trials.
 pub(crate) fn ab_by_proportion(
@@ -424,24 +445,7 @@ async fn an_ab_test_promotes_the_candidate_that_answers_more_requests_without_er
         &[],
     ))
     .await;
-    let decided = Box::pin(until_status(
-        &models,
-        "iris",
-        Duration::from_secs(180),
-        "the A/B decision names a winner",
-        |s| {
-            s.rollout
-                .as_ref()
-                .and_then(|r| r.decision.as_ref())
-                .is_some_and(|d| d.phase != DecisionPhase::Measuring)
-        },
-    ))
-    .await;
-    let decision = decided
-        .rollout
-        .as_ref()
-        .and_then(|r| r.decision.clone())
-        .unwrap();
+    let decision = Box::pin(until_decided(&models)).await;
     assert_eq!(decision.phase, DecisionPhase::CandidateWins, "{decision:?}");
     let effect: f64 = decision.effect.as_deref().unwrap().parse().unwrap();
     assert!((0.05..0.15).contains(&effect), "{decision:?}");

@@ -23,7 +23,7 @@ use modeldeploy_e2e::traffic::{demo_model, predict_at, set_version};
 use modeldeploy_e2e::{Scenario, until};
 use tokio::task::JoinHandle;
 
-use crate::analysis::{ab_by_proportion, until_aborted};
+use crate::analysis::{ab_by_proportion, until_aborted, until_decided};
 use crate::strategies::{pause, weight};
 use crate::{TIMEOUT, apply_md, deploy, events_about};
 
@@ -298,24 +298,7 @@ async fn an_ab_test_through_the_router_promotes_the_candidate_its_counts_show_be
     let (forward, load) = load_through(routers[0], 100.0).await;
     set_version(&mut md, "2", &[]);
     apply_md(&models, &md).await;
-    let decided = until_status(
-        &models,
-        "iris",
-        Duration::from_secs(180),
-        "the A/B decision over the router's counts names a winner",
-        |s| {
-            s.rollout
-                .as_ref()
-                .and_then(|r| r.decision.as_ref())
-                .is_some_and(|d| d.phase != DecisionPhase::Measuring)
-        },
-    )
-    .await;
-    let decision = decided
-        .rollout
-        .as_ref()
-        .and_then(|r| r.decision.clone())
-        .unwrap();
+    let decision = Box::pin(until_decided(&models)).await;
     assert_eq!(decision.phase, DecisionPhase::CandidateWins, "{decision:?}");
     until_status(
         &models,
