@@ -7,7 +7,7 @@ CRD_PLURALS := modeldeployments modelanalysistemplates clustermodelanalysistempl
 CRD_DIRS := crds charts/modeldeploy/crds config/crd/bases
 REFERENCE := docs/api-reference.md
 
-.PHONY: help demo test bench fmt-check clippy check-generated generate unit e2e controlplane build
+.PHONY: help demo test bench bench-cluster bench-router fmt-check clippy check-generated generate unit e2e controlplane build
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -60,10 +60,16 @@ e2e: ## End-to-end tests against a fresh local control plane
 	e2e/kstatus/build.sh >/dev/null
 	e2e/controlplane/run.sh -- $(CARGO) test --locked -p modeldeploy-e2e -- --test-threads=8
 
-bench: ## Time from an abort request, and from a failing analysis measurement, to traffic back on stable, on a fresh local control plane
+bench: bench-cluster bench-router ## Every benchmark
+
+bench-cluster: ## Time from an abort request, and from a failing analysis measurement, to traffic back on stable, on a fresh local control plane
 	$(CARGO) build --quiet --locked -p modeldeploy-operator -p modeldeploy-bench
 	RUST_LOG=$${RUST_LOG:-error} CONTROLPLANE_RUN=$(CURDIR)/.run/bench e2e/controlplane/run.sh -- \
 	  sh -c '$(CARGO) run --quiet --locked -p modeldeploy-bench --bin abort-latency && $(CARGO) run --quiet --locked -p modeldeploy-bench --bin analysis-abort'
+
+bench-router: ## The model router's added latency, throughput and shadow cost on loopback, beside nginx (release build)
+	$(CARGO) build --quiet --release --locked -p modeldeploy-router -p modeldeploy-demo-model -p modeldeploy-bench-router
+	$(CARGO) run --quiet --release --locked -p modeldeploy-bench-router --bin router-overhead
 
 controlplane: ## Build (or reuse) the local control-plane binaries
 	e2e/controlplane/build.sh

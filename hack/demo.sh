@@ -39,7 +39,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say "Building the operator, the kubectl plugin and the load generator"
-cargo build --locked -p modeldeploy-operator -p modeldeploy-cli -p modeldeploy-e2e --bin modeldeploy-load
+cargo build --locked -p modeldeploy-operator -p modeldeploy-cli -p modeldeploy-load
 export PATH=$REPO/target/debug:$PATH
 
 say "Starting a local control plane (the first run builds Kubernetes and Traefik from source: about 10 minutes)"

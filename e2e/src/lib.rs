@@ -7,7 +7,7 @@
 
 pub mod cluster;
 pub mod forward;
-pub mod load;
+pub use modeldeploy_load as load;
 pub mod mlflow;
 pub mod operator;
 pub mod process;

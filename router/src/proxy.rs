@@ -185,9 +185,12 @@ impl Proxy {
         parts.version = http::Version::HTTP_11;
         let body = Limited::new(body, self.limits.max_body_bytes);
         let mut primary_answer = None;
-        let body = match self.shadow_endpoint(routes, &parts.method) {
+        let copy = self
+            .shadow_endpoint(routes, &parts.method)
+            .and_then(|endpoint| Some((endpoint, self.shadow.reserve()?)));
+        let body = match copy {
             // A copied request is read whole first, to be sent twice.
-            Some(shadow) => match body.collect().await {
+            Some((shadow, slot)) => match body.collect().await {
                 Ok(collected) => {
                     let bytes = collected.to_bytes();
                     let comparison = routes.agreement.as_ref().map(|comparator| {
@@ -195,7 +198,8 @@ impl Proxy {
                         primary_answer = Some(sender);
                         (Arc::clone(comparator), receiver)
                     });
-                    self.shadow.send(&parts, bytes.clone(), shadow, comparison);
+                    self.shadow
+                        .send(slot, &parts, bytes.clone(), shadow, comparison);
                     Full::new(bytes).map_err(|never| match never {}).boxed()
                 }
                 Err(_) => {

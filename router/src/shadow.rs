@@ -5,7 +5,8 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Method, Request, Uri};
@@ -15,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tracing::debug;
 
 use crate::compare::{Comparator, Compared};
@@ -45,7 +46,8 @@ impl Default for ShadowLimits {
 pub struct ShadowCounts {
     /// Copies sent to the candidate.
     pub sent: Counter,
-    /// Copies not sent because every slot was taken.
+    /// Copies not sent because every slot was taken, or because the shadow could not be
+    /// reached a moment ago.
     pub dropped: Counter,
     /// Copies sent that got no answer (refused, reset or timed out).
     pub failed: Counter,
@@ -70,7 +72,7 @@ impl ShadowCounts {
             ),
             (
                 "mirror_dropped",
-                "Copies not sent because every shadow slot was taken",
+                "Copies not sent because every shadow slot was taken or the shadow was unreachable a moment ago",
                 &self.dropped,
             ),
             (
@@ -104,6 +106,17 @@ impl ShadowCounts {
     }
 }
 
+/// After a copy cannot connect, copies are dropped for this long: a shadow that is down would
+/// otherwise cost a refused connection per request, which at thousands of requests a second
+/// takes CPU from the primary's answers.
+const CONNECT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// One copy's share of the shadow's concurrency, held until its answer is in.
+#[derive(Debug)]
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+}
+
 #[derive(Debug)]
 pub struct Shadow {
     client: Client<HttpConnector, Full<Bytes>>,
@@ -111,6 +124,9 @@ pub struct Shadow {
     timeout: Duration,
     split: split::Counter,
     counts: Arc<ShadowCounts>,
+    /// Copies are dropped until this instant (milliseconds after `epoch`).
+    resting_until: Arc<AtomicU64>,
+    epoch: Instant,
 }
 
 impl Shadow {
@@ -126,7 +142,13 @@ impl Shadow {
             timeout: limits.timeout,
             split: split::Counter::default(),
             counts: Arc::new(ShadowCounts::default()),
+            resting_until: Arc::new(AtomicU64::new(0)),
+            epoch: Instant::now(),
         }
+    }
+
+    fn now_millis(epoch: Instant) -> u64 {
+        u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     pub fn counts(&self) -> &ShadowCounts {
@@ -149,20 +171,35 @@ impl Shadow {
         (all_methods || idempotent) && self.split.next_to_candidate(percent)
     }
 
-    /// Sends a copy of the request (`head` without its body, and `body`) to `endpoint` and
-    /// returns at once. With a `comparison`, the copy's answer is compared with the primary's
-    /// answer body once that arrives on the channel (a dropped sender: nothing to compare).
+    /// A slot for one copy, or none (the copy is dropped and counted) when every slot is taken
+    /// or the shadow could not be reached a moment ago. Taken before the request body is read,
+    /// so that a dropped copy costs the primary nothing.
+    pub fn reserve(&self) -> Option<Slot> {
+        if Self::now_millis(self.epoch) < self.resting_until.load(Ordering::Relaxed) {
+            self.counts.dropped.inc();
+            return None;
+        }
+        match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(permit) => Some(Slot { _permit: permit }),
+            Err(_) => {
+                self.counts.dropped.inc();
+                None
+            }
+        }
+    }
+
+    /// Sends a copy of the request (`head` without its body, and `body`) to `endpoint` in
+    /// `slot` and returns at once. With a `comparison`, the copy's answer is compared with the
+    /// primary's answer body once that arrives on the channel (a dropped sender: nothing to
+    /// compare).
     pub fn send(
         &self,
+        slot: Slot,
         head: &http::request::Parts,
         body: Bytes,
         endpoint: SocketAddr,
         comparison: Option<(Arc<Comparator>, oneshot::Receiver<Bytes>)>,
     ) {
-        let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() else {
-            self.counts.dropped.inc();
-            return;
-        };
         let path = head.uri.path_and_query().map_or("/", |p| p.as_str());
         let Ok(uri) = format!("http://{endpoint}{path}").parse::<Uri>() else {
             self.counts.dropped.inc();
@@ -174,10 +211,17 @@ impl Shadow {
         *request.headers_mut() = head.headers.clone();
         let (client, counts, timeout) =
             (self.client.clone(), Arc::clone(&self.counts), self.timeout);
+        let (resting_until, epoch) = (Arc::clone(&self.resting_until), self.epoch);
         counts.sent.inc();
         tokio::spawn(async move {
             let answered = tokio::time::timeout(timeout, async {
-                let response = client.request(request).await.map_err(|e| e.to_string())?;
+                let response = client.request(request).await.map_err(|e| {
+                    if e.is_connect() {
+                        let until = Self::now_millis(epoch) + CONNECT_BACKOFF.as_millis() as u64;
+                        resting_until.fetch_max(until, Ordering::Relaxed);
+                    }
+                    e.to_string()
+                })?;
                 response
                     .into_body()
                     .collect()
@@ -208,7 +252,7 @@ impl Shadow {
                 }
                 Err(_) => counts.failed.inc(),
             };
-            drop(permit);
+            drop(slot);
         });
     }
 }

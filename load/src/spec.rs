@@ -12,7 +12,7 @@ use hyper::body::Bytes;
 pub const MAX_DURATION: Duration = Duration::from_secs(600);
 /// The highest rate accepted, per second. Far above what one loopback gateway in a test needs;
 /// it exists so that a typo (an extra zero or two) is refused rather than obeyed.
-pub const MAX_RATE: f64 = 20_000.0;
+pub const MAX_RATE: f64 = 100_000.0;
 /// The longest per-request timeout accepted. The run's end waits for the last request, so this
 /// bounds how far a run can overrun its duration.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);

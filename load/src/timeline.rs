@@ -91,7 +91,7 @@ impl Timeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::TransportError;
+    use crate::TransportError;
 
     fn sample(millis: u64, outcome: Outcome) -> Sample {
         Sample {

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use modeldeploy_demo_model::chance;
 use modeldeploy_demo_model::server::spawn_on_loopback;
-use modeldeploy_e2e::load::{
-    LoadError, LoadSpec, Snapshot, Stop, TransportError, run, run_each_second,
-};
+use modeldeploy_load::{LoadError, LoadSpec, Snapshot, Stop, TransportError, run, run_each_second};
 
 /// Starts a demo model with the given environment on a free loopback port.
 async fn start(env: &[(&str, &str)]) -> SocketAddr {

@@ -98,8 +98,15 @@ impl fmt::Display for Latency {
     }
 }
 
+/// Three significant digits below 10 ms (the histogram's precision), where loopback latencies
+/// differ by tenths of a millisecond.
 fn millis(duration: Duration) -> String {
-    format!("{:.1}ms", duration.as_secs_f64() * 1000.0)
+    let ms = duration.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2}ms")
+    } else {
+        format!("{ms:.1}ms")
+    }
 }
 
 /// A compact table: one row per version, then errors, statuses and latency.
@@ -152,7 +159,7 @@ impl fmt::Display for LoadReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::{Outcome, TransportError, Variant};
+    use crate::{Outcome, TransportError, Variant};
 
     #[test]
     fn prints_a_compact_table() {
@@ -194,7 +201,7 @@ mod tests {
              error                     1\n\
              timed out                 1\n\
              statuses  200×10  500×1\n\
-             latency   p50 1.5ms  p90 3.0ms  p99 4.0ms  max 4.0ms"
+             latency   p50 1.50ms  p90 3.00ms  p99 4.00ms  max 4.00ms"
         );
         assert_eq!(report.total(), 12);
         assert_eq!(report.share("1"), 0.9);

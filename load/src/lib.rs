@@ -3,10 +3,10 @@
 //! observe a traffic split with real requests rather than infer it from the routes' weights.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), modeldeploy_e2e::load::LoadError> {
+//! # async fn demo() -> Result<(), modeldeploy_load::LoadError> {
 //! use std::net::SocketAddr;
 //! use std::time::Duration;
-//! use modeldeploy_e2e::load::{LoadSpec, Stop, run};
+//! use modeldeploy_load::{LoadSpec, Stop, run};
 //!
 //! let report = run(LoadSpec {
 //!     host: Some("iris.example".into()),
@@ -19,10 +19,6 @@
 //! # Ok(())
 //! # }
 //! ```
-
-// The crate allows these for its test helpers; this module is also a command-line tool, where a
-// panic is a bug, so it opts back in.
-#![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod client;
 mod counts;

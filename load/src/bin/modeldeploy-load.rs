@@ -12,8 +12,8 @@ use std::time::Duration;
 use clap::Parser;
 use http::Method;
 use hyper::body::Bytes;
-use modeldeploy_e2e::load::parse::{parse_duration, parse_header};
-use modeldeploy_e2e::load::{DEFAULT_BODY, LoadSpec, Stop, run_each_second_until};
+use modeldeploy_load::parse::{parse_duration, parse_header};
+use modeldeploy_load::{DEFAULT_BODY, LoadSpec, Stop, run_each_second_until};
 
 /// Exit status for input that was refused before anything was sent (as clap uses).
 const BAD_INPUT: u8 = 2;
@@ -57,7 +57,7 @@ struct Args {
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     timeout: Duration,
     /// Most requests in flight; a request due beyond it is skipped and counted.
-    #[arg(long, default_value_t = modeldeploy_e2e::load::DEFAULT_MAX_IN_FLIGHT)]
+    #[arg(long, default_value_t = modeldeploy_load::DEFAULT_MAX_IN_FLIGHT)]
     max_in_flight: usize,
     /// Print the split of each second while sending.
     #[arg(long)]
@@ -105,7 +105,7 @@ async fn main() -> ExitCode {
                 println!("{snapshot}");
             }
         },
-        modeldeploy_operator::signal::shutdown(),
+        stop_signal(),
     )
     .await;
     match report {
@@ -117,5 +117,24 @@ async fn main() -> ExitCode {
             eprintln!("modeldeploy-load: {error}");
             ExitCode::from(BAD_INPUT)
         }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
     }
 }
