@@ -154,6 +154,9 @@ pub struct RouterTable {
     /// How a shadow's answers are compared with the primary's, as `shadow.agreement`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agreement: Option<RouterAgreement>,
+    /// Which predictions are counted by value for `shadow.drift`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<RouterDrift>,
 }
 
 /// The comparison part of `shadow.agreement`.
@@ -164,4 +167,32 @@ pub struct RouterAgreement {
     pub json_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative_tolerance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<RouterTopK>,
+    /// Percent of compared requests also sent to a second stable endpoint, to measure how
+    /// often the stable model disagrees with itself.
+    #[serde(default)]
+    pub noise_sample_percent: u8,
+}
+
+/// Ranked predictions agree when their first `k` items share `min_overlap_percent` of them.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouterTopK {
+    pub k: u8,
+    pub min_overlap_percent: u8,
+}
+
+/// The counting part of `shadow.drift`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouterDrift {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_path: Option<String>,
+    /// Upper bounds of the bins of numeric predictions, ascending; labels count by value when
+    /// empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bins: Vec<f64>,
 }

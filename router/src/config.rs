@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use modeldeploy_api::routing::{RouterAgreement, RouterTable, TrafficPlan};
+use modeldeploy_api::routing::{RouterAgreement, RouterDrift, RouterTable, TrafficPlan};
 use serde::Deserialize;
 
 use std::sync::Arc;
 
 use crate::compare::{Comparator, ComparatorError};
+use crate::drift::{Binning, BinningError};
 use crate::proxy::Routes;
 use crate::table::{RoutingTable, TableError};
 
@@ -29,6 +30,9 @@ struct RoutesFile {
     /// How a shadow's answers are compared with the primary's, as `shadow.agreement`.
     #[serde(default)]
     agreement: Option<RouterAgreement>,
+    /// Which predictions are counted by value, as `shadow.drift`.
+    #[serde(default)]
+    drift: Option<RouterDrift>,
 }
 
 /// Why a routing table cannot be served.
@@ -38,6 +42,8 @@ pub enum RoutesError {
     Table(#[from] TableError),
     #[error(transparent)]
     Agreement(#[from] ComparatorError),
+    #[error(transparent)]
+    Drift(#[from] BinningError),
 }
 
 /// The routes of `table` over `endpoints` (each revision's ready addresses), or why they
@@ -53,12 +59,22 @@ pub fn compile(
     let agreement = table
         .agreement
         .as_ref()
-        .map(|a| Comparator::new(a.json_path.as_deref(), a.tolerance.as_deref()).map(Arc::new))
+        .map(|a| Comparator::new(a).map(Arc::new))
+        .transpose()?;
+    let drift = table
+        .drift
+        .as_ref()
+        .map(|d| Binning::new(d).map(Arc::new))
         .transpose()?;
     Ok(Routes {
         table: compiled,
         endpoints,
         agreement,
+        noise_sample_percent: table
+            .agreement
+            .as_ref()
+            .map_or(0, |a| a.noise_sample_percent.min(100)),
+        drift,
     })
 }
 
@@ -110,6 +126,7 @@ fn parse(text: &str) -> Result<Routes, Parsed> {
         services: BTreeMap::new(),
         mirror_all_methods: file.mirror_all_methods,
         agreement: file.agreement,
+        drift: file.drift,
     };
     compile(&table, file.endpoints).map_err(Parsed::Routes)
 }

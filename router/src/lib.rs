@@ -11,6 +11,7 @@
 pub mod choose;
 pub mod compare;
 pub mod config;
+pub mod drift;
 pub mod metrics;
 pub mod proxy;
 pub mod server;

@@ -27,8 +27,9 @@ use tracing::debug;
 
 use crate::choose::Reason;
 use crate::compare::Comparator;
+use crate::drift::Binning;
 use crate::metrics::RequestMetrics;
-use crate::shadow::{Shadow, ShadowCounts, ShadowLimits};
+use crate::shadow::{CopyKind, Judging, Shadow, ShadowCounts, ShadowLimits};
 use crate::split::Counter;
 use crate::table::RoutingTable;
 
@@ -68,6 +69,23 @@ pub struct Routes {
     pub table: RoutingTable,
     pub endpoints: BTreeMap<String, Vec<SocketAddr>>,
     pub agreement: Option<Arc<Comparator>>,
+    /// Percent of compared requests also sent to a second stable endpoint (the noise floor).
+    pub noise_sample_percent: u8,
+    /// How predictions are binned for drift, when the table asks for it.
+    pub drift: Option<Arc<Binning>>,
+}
+
+impl Routes {
+    /// Routes of `table` over `endpoints`, comparing nothing.
+    pub fn new(table: RoutingTable, endpoints: BTreeMap<String, Vec<SocketAddr>>) -> Routes {
+        Routes {
+            table,
+            endpoints,
+            agreement: None,
+            noise_sample_percent: 0,
+            drift: None,
+        }
+    }
 }
 
 /// The largest primary answer kept to compare with a shadow's; a larger one is streamed to the
@@ -184,22 +202,53 @@ impl Proxy {
         // The backend speaks HTTP/1.1 whatever the client spoke (h2c in, pooled HTTP/1.1 out).
         parts.version = http::Version::HTTP_11;
         let body = Limited::new(body, self.limits.max_body_bytes);
-        let mut primary_answer = None;
+        let mut primary_answers = Vec::new();
         let copy = self
             .shadow_endpoint(routes, &parts.method)
-            .and_then(|endpoint| Some((endpoint, self.shadow.reserve()?)));
+            .and_then(|endpoint| Some((endpoint, self.shadow.reserve(CopyKind::Candidate)?)));
         let body = match copy {
             // A copied request is read whole first, to be sent twice.
             Some((shadow, slot)) => match body.collect().await {
                 Ok(collected) => {
                     let bytes = collected.to_bytes();
-                    let comparison = routes.agreement.as_ref().map(|comparator| {
-                        let (sender, receiver) = oneshot::channel();
-                        primary_answer = Some(sender);
-                        (Arc::clone(comparator), receiver)
-                    });
-                    self.shadow
-                        .send(slot, &parts, bytes.clone(), shadow, comparison);
+                    let mut judging =
+                        |comparator: Option<&Arc<Comparator>>, binning: Option<&Arc<Binning>>| {
+                            if comparator.is_none() && binning.is_none() {
+                                return None;
+                            }
+                            let (sender, primary) = oneshot::channel();
+                            primary_answers.push(sender);
+                            Some(Judging {
+                                comparator: comparator.cloned(),
+                                binning: binning.cloned(),
+                                primary,
+                            })
+                        };
+                    let candidate = judging(routes.agreement.as_ref(), routes.drift.as_ref());
+                    self.shadow.send(
+                        CopyKind::Candidate,
+                        slot,
+                        &parts,
+                        bytes.clone(),
+                        shadow,
+                        candidate,
+                    );
+                    if let Some(comparator) = &routes.agreement
+                        && revision == routes.table.stable
+                        && self.shadow.noise_wanted(routes.noise_sample_percent)
+                        && let Some(slot) = self.shadow.reserve(CopyKind::Noise)
+                    {
+                        let second = self.other_endpoint(routes, revision, endpoint);
+                        let noise = judging(Some(comparator), None);
+                        self.shadow.send(
+                            CopyKind::Noise,
+                            slot,
+                            &parts,
+                            bytes.clone(),
+                            second,
+                            noise,
+                        );
+                    }
                     Full::new(bytes).map_err(|never| match never {}).boxed()
                 }
                 Err(_) => {
@@ -242,15 +291,15 @@ impl Proxy {
             .headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if let Some(sender) = primary_answer
-            && declared.is_some_and(|n| n <= MAX_COMPARED_BYTES)
-        {
+        if !primary_answers.is_empty() && declared.is_some_and(|n| n <= MAX_COMPARED_BYTES) {
             // Kept whole for the comparison; the client gets it as soon as it is read, never
             // after the shadow.
             return match body.collect().await {
                 Ok(collected) => {
                     let bytes = collected.to_bytes();
-                    let _ = sender.send(bytes.clone());
+                    for sender in primary_answers {
+                        let _ = sender.send(bytes.clone());
+                    }
                     Response::from_parts(
                         parts,
                         Full::new(bytes).map_err(|never| match never {}).boxed(),
@@ -296,6 +345,17 @@ impl Proxy {
             return None;
         }
         self.endpoint(routes, &candidate.revision)
+    }
+
+    /// An endpoint of `revision` other than `used`, or `used` when it is the only one: a
+    /// second opinion from the same model.
+    fn other_endpoint(&self, routes: &Routes, revision: &str, used: SocketAddr) -> SocketAddr {
+        routes
+            .endpoints
+            .get(revision)
+            .and_then(|endpoints| endpoints.iter().find(|e| **e != used))
+            .copied()
+            .unwrap_or(used)
     }
 
     fn endpoint(&self, routes: &Routes, revision: &str) -> Option<SocketAddr> {

@@ -20,6 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tracing::debug;
 
 use crate::compare::{Comparator, Compared};
+use crate::drift::{Binning, Predictions};
 use crate::split;
 
 /// Limits of the copies.
@@ -60,6 +61,16 @@ pub struct ShadowCounts {
     /// Answered copies not compared: no comparison asked for, no primary answer to compare
     /// with, or an answer that holds no prediction.
     pub uncompared: Counter,
+    /// Copies sent to a second stable endpoint, to measure the stable model against itself.
+    pub noise_sent: Counter,
+    /// Those whose prediction agreed with the primary's.
+    pub noise_agreed: Counter,
+    /// Those whose prediction differed from the primary's: the stable model's own noise.
+    pub noise_disagreed: Counter,
+    /// Those that got no answer, or no comparable one.
+    pub noise_uncompared: Counter,
+    /// Both answers of compared pairs by value, for `shadow.drift`.
+    pub predictions: Predictions,
 }
 
 impl ShadowCounts {
@@ -100,10 +111,50 @@ impl ShadowCounts {
                 "Shadow answers not compared (no primary answer, no prediction, or no comparison set)",
                 &self.uncompared,
             ),
+            (
+                "noise_sent",
+                "Copies sent to a second stable endpoint to measure the stable model's own disagreement",
+                &self.noise_sent,
+            ),
+            (
+                "noise_agreed",
+                "Second stable answers whose prediction agreed with the primary's",
+                &self.noise_agreed,
+            ),
+            (
+                "noise_disagreed",
+                "Second stable answers whose prediction differed from the primary's",
+                &self.noise_disagreed,
+            ),
+            (
+                "noise_uncompared",
+                "Second stable copies with no answer or no comparable answer",
+                &self.noise_uncompared,
+            ),
         ] {
             registry.register(name, help, counter.clone());
         }
+        self.predictions.register(registry);
     }
+}
+
+/// Where a copy goes, which decides what its answer counts towards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyKind {
+    /// To the candidate, compared with the primary answer as the shadow.
+    Candidate,
+    /// To another stable endpoint, compared with the primary answer as the noise floor.
+    Noise,
+}
+
+/// What is done with a copy's answer once the primary's arrives on `primary` (a dropped
+/// sender: there is nothing to compare with).
+#[derive(Debug)]
+pub struct Judging {
+    pub comparator: Option<Arc<Comparator>>,
+    /// Counted by value for drift; only for the candidate's copies.
+    pub binning: Option<Arc<Binning>>,
+    pub primary: oneshot::Receiver<Bytes>,
 }
 
 /// After a copy cannot connect, copies are dropped for this long: a shadow that is down would
@@ -123,6 +174,7 @@ pub struct Shadow {
     slots: Arc<Semaphore>,
     timeout: Duration,
     split: split::Counter,
+    noise_split: split::Counter,
     counts: Arc<ShadowCounts>,
     /// Copies are dropped until this instant (milliseconds after `epoch`).
     resting_until: Arc<AtomicU64>,
@@ -141,6 +193,7 @@ impl Shadow {
             slots: Arc::new(Semaphore::new(limits.concurrency)),
             timeout: limits.timeout,
             split: split::Counter::default(),
+            noise_split: split::Counter::default(),
             counts: Arc::new(ShadowCounts::default()),
             resting_until: Arc::new(AtomicU64::new(0)),
             epoch: Instant::now(),
@@ -171,34 +224,40 @@ impl Shadow {
         (all_methods || idempotent) && self.split.next_to_candidate(percent)
     }
 
-    /// A slot for one copy, or none (the copy is dropped and counted) when every slot is taken
-    /// or the shadow could not be reached a moment ago. Taken before the request body is read,
-    /// so that a dropped copy costs the primary nothing.
-    pub fn reserve(&self) -> Option<Slot> {
-        if Self::now_millis(self.epoch) < self.resting_until.load(Ordering::Relaxed) {
+    /// A slot for one copy of `kind`, or none when every slot is taken or, for the candidate,
+    /// when it could not be reached a moment ago (counted as dropped). Taken before the request
+    /// body is read, so that a dropped copy costs the primary nothing.
+    pub fn reserve(&self, kind: CopyKind) -> Option<Slot> {
+        let resting = || Self::now_millis(self.epoch) < self.resting_until.load(Ordering::Relaxed);
+        let slot = match kind {
+            CopyKind::Candidate if resting() => None,
+            _ => Arc::clone(&self.slots)
+                .try_acquire_owned()
+                .ok()
+                .map(|permit| Slot { _permit: permit }),
+        };
+        if slot.is_none() && kind == CopyKind::Candidate {
             self.counts.dropped.inc();
-            return None;
         }
-        match Arc::clone(&self.slots).try_acquire_owned() {
-            Ok(permit) => Some(Slot { _permit: permit }),
-            Err(_) => {
-                self.counts.dropped.inc();
-                None
-            }
-        }
+        slot
+    }
+
+    /// Whether this copied request also goes to a second stable endpoint, for `percent` % of
+    /// copies.
+    pub fn noise_wanted(&self, percent: u8) -> bool {
+        percent > 0 && self.noise_split.next_to_candidate(percent)
     }
 
     /// Sends a copy of the request (`head` without its body, and `body`) to `endpoint` in
-    /// `slot` and returns at once. With a `comparison`, the copy's answer is compared with the
-    /// primary's answer body once that arrives on the channel (a dropped sender: nothing to
-    /// compare).
+    /// `slot` and returns at once; with `judging`, its answer is compared with the primary's.
     pub fn send(
         &self,
+        kind: CopyKind,
         slot: Slot,
         head: &http::request::Parts,
         body: Bytes,
         endpoint: SocketAddr,
-        comparison: Option<(Arc<Comparator>, oneshot::Receiver<Bytes>)>,
+        judging: Option<Judging>,
     ) {
         let path = head.uri.path_and_query().map_or("/", |p| p.as_str());
         let Ok(uri) = format!("http://{endpoint}{path}").parse::<Uri>() else {
@@ -212,11 +271,14 @@ impl Shadow {
         let (client, counts, timeout) =
             (self.client.clone(), Arc::clone(&self.counts), self.timeout);
         let (resting_until, epoch) = (Arc::clone(&self.resting_until), self.epoch);
-        counts.sent.inc();
+        match kind {
+            CopyKind::Candidate => counts.sent.inc(),
+            CopyKind::Noise => counts.noise_sent.inc(),
+        };
         tokio::spawn(async move {
             let answered = tokio::time::timeout(timeout, async {
                 let response = client.request(request).await.map_err(|e| {
-                    if e.is_connect() {
+                    if e.is_connect() && kind == CopyKind::Candidate {
                         let until = Self::now_millis(epoch) + CONNECT_BACKOFF.as_millis() as u64;
                         resting_until.fetch_max(until, Ordering::Relaxed);
                     }
@@ -229,30 +291,58 @@ impl Shadow {
                     .map_err(|e| e.to_string())
             })
             .await;
-            match answered {
-                Ok(Ok(shadow)) => {
-                    counts.answered.inc();
-                    let verdict = match comparison {
-                        Some((comparator, primary)) => match primary.await {
-                            Ok(primary) => comparator.compare(&primary, &shadow.to_bytes()),
-                            Err(_) => Compared::Unreadable,
-                        },
-                        None => Compared::Unreadable,
-                    };
-                    let count = match verdict {
-                        Compared::Agree => &counts.agreed,
-                        Compared::Disagree => &counts.disagreed,
-                        Compared::Unreadable => &counts.uncompared,
-                    };
-                    count.inc()
-                }
+            let answer = match answered {
+                Ok(Ok(answer)) => Some(answer.to_bytes()),
                 Ok(Err(error)) => {
-                    debug!(%endpoint, %error, "shadow copy failed");
-                    counts.failed.inc()
+                    debug!(%endpoint, %error, ?kind, "copy failed");
+                    None
                 }
-                Err(_) => counts.failed.inc(),
+                Err(_) => None,
             };
+            judge(&counts, kind, answer, judging).await;
             drop(slot);
         });
     }
+}
+
+/// Counts what became of one copy: failed or answered, and how its answer compared.
+async fn judge(
+    counts: &ShadowCounts,
+    kind: CopyKind,
+    answer: Option<Bytes>,
+    judging: Option<Judging>,
+) {
+    let Some(answer) = answer else {
+        match kind {
+            CopyKind::Candidate => counts.failed.inc(),
+            CopyKind::Noise => counts.noise_uncompared.inc(),
+        };
+        return;
+    };
+    if kind == CopyKind::Candidate {
+        counts.answered.inc();
+    }
+    let verdict = match judging {
+        Some(judging) => match judging.primary.await {
+            Ok(primary) => {
+                if let Some(binning) = &judging.binning {
+                    counts.predictions.count(binning, &primary, &answer);
+                }
+                judging
+                    .comparator
+                    .map_or(Compared::Unreadable, |c| c.compare(&primary, &answer))
+            }
+            Err(_) => Compared::Unreadable,
+        },
+        None => Compared::Unreadable,
+    };
+    let count = match (kind, verdict) {
+        (CopyKind::Candidate, Compared::Agree) => &counts.agreed,
+        (CopyKind::Candidate, Compared::Disagree) => &counts.disagreed,
+        (CopyKind::Candidate, Compared::Unreadable) => &counts.uncompared,
+        (CopyKind::Noise, Compared::Agree) => &counts.noise_agreed,
+        (CopyKind::Noise, Compared::Disagree) => &counts.noise_disagreed,
+        (CopyKind::Noise, Compared::Unreadable) => &counts.noise_uncompared,
+    };
+    count.inc();
 }

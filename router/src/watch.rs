@@ -86,15 +86,14 @@ impl TableState {
 
 /// Routes that send every request to nothing (503) until a table arrives.
 pub fn unconfigured() -> Routes {
-    Routes {
-        table: RoutingTable {
+    Routes::new(
+        RoutingTable {
             stable: String::new(),
             candidate: None,
             salt: String::new(),
         },
-        endpoints: BTreeMap::new(),
-        agreement: None,
-    }
+        BTreeMap::new(),
+    )
 }
 
 /// Follows the table and the endpoints of `followed` for ever, publishing each new set of

@@ -16,7 +16,7 @@ use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use modeldeploy_api::routing::TrafficPlan;
+use modeldeploy_api::routing::{RouterAgreement, TrafficPlan};
 use modeldeploy_api::v1alpha1::Stickiness;
 use modeldeploy_router::compare::Comparator;
 use modeldeploy_router::proxy::{Limits, Proxy, REVISION_HEADER, Routes};
@@ -91,11 +91,7 @@ impl Running {
         endpoints: BTreeMap<String, Vec<SocketAddr>>,
         shadow: ShadowLimits,
     ) -> Running {
-        let (routes, watched) = watch::channel(Arc::new(Routes {
-            table,
-            endpoints,
-            agreement: None,
-        }));
+        let (routes, watched) = watch::channel(Arc::new(Routes::new(table, endpoints)));
         let limits = Limits {
             max_body_bytes: 1024,
             shadow,
@@ -192,11 +188,9 @@ async fn a_user_keeps_their_variant_and_a_weight_change_moves_users_only_into_th
         at_ten.insert(user, first);
     }
     let table = RoutingTable::compile(&plan(20, stickiness), "ml/iris").unwrap();
-    router.routes.send_replace(Arc::new(Routes {
-        table,
-        endpoints,
-        agreement: None,
-    }));
+    router
+        .routes
+        .send_replace(Arc::new(Routes::new(table, endpoints)));
     let mut moved_in = 0;
     for (user, before) in &at_ten {
         let (_, now, _) = router.send(&[("x-user", user)], b"").await;
@@ -228,11 +222,9 @@ async fn oversized_bodies_missing_endpoints_and_dead_backends_get_plain_answers(
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 
     let table = RoutingTable::compile(&plan(100, None), "ml/iris").unwrap();
-    router.routes.send_replace(Arc::new(Routes {
-        table,
-        endpoints: BTreeMap::new(),
-        agreement: None,
-    }));
+    router
+        .routes
+        .send_replace(Arc::new(Routes::new(table, BTreeMap::new())));
     let (status, revision, _) = router.send(&[], b"").await;
     assert_eq!(
         (status, revision.as_str()),
@@ -376,10 +368,18 @@ async fn a_shadow_that_differs_on_a_tenth_of_requests_measures_a_tenth_disagreem
         ("new".to_owned(), vec![predicting(10).await]),
     ]);
     let router = Running::serve(table, endpoints, ShadowLimits::default()).await;
-    let comparator = Comparator::new(Some("$.outputs[0].data"), None).unwrap();
+    let comparator = Comparator::new(&RouterAgreement {
+        json_path: Some("$.outputs[0].data".into()),
+        tolerance: None,
+        relative_tolerance: None,
+        top_k: None,
+        noise_sample_percent: 10,
+    })
+    .unwrap();
     router.routes.send_modify(|routes| {
         let mut with = (**routes).clone();
         with.agreement = Some(Arc::new(comparator));
+        with.noise_sample_percent = 10;
         *routes = Arc::new(with);
     });
     for _ in 0..200 {
@@ -398,6 +398,19 @@ async fn a_shadow_that_differs_on_a_tenth_of_requests_measures_a_tenth_disagreem
     }
     assert_eq!(counts.disagreed.get(), 20, "{counts:?}");
     assert_eq!(counts.agreed.get(), 180, "{counts:?}");
+    // A tenth of the compared requests also went to the stable model again, which agrees with
+    // itself: the noise floor is 0.
+    while counts.noise_agreed.get() + counts.noise_disagreed.get() < 20 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "noise not compared: {counts:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        (counts.noise_sent.get(), counts.noise_disagreed.get()),
+        (20, 0)
+    );
 }
 
 #[tokio::test]

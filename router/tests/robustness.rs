@@ -70,11 +70,10 @@ struct Router {
 
 async fn router(stable: SocketAddr) -> Router {
     let table = RoutingTable::compile(&TrafficPlan::only("old"), "ml/iris").unwrap();
-    let (_keep, watched) = watch::channel(Arc::new(Routes {
+    let (_keep, watched) = watch::channel(Arc::new(Routes::new(
         table,
-        endpoints: BTreeMap::from([("old".to_owned(), vec![stable])]),
-        agreement: None,
-    }));
+        BTreeMap::from([("old".to_owned(), vec![stable])]),
+    )));
     // The sender is dropped: the routes stay as they are, which is all these tests need.
     let limits = Limits {
         max_body_bytes: 1024,

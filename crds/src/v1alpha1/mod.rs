@@ -49,7 +49,7 @@ pub use status::{
 };
 pub use strategy::{
     AbTestStrategy, BlueGreenStrategy, CanaryStep, CanaryStrategy, HeaderMatch, HeaderMatchType,
-    LinearShift, PauseStep, PredictionAgreement, RouteMatch, ShadowStrategy, Stickiness,
-    StrategyKind, StrategySpec,
+    LinearShift, OutputDrift, PauseStep, PredictionAgreement, RouteMatch, ShadowStrategy,
+    Stickiness, StrategyKind, StrategySpec, TopKOverlap,
 };
 pub use traffic::{GatewayApiTraffic, IstioTraffic, ParentReference, TrafficProvider, TrafficSpec};

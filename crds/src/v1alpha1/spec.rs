@@ -32,6 +32,8 @@ use super::{ModelDeploymentStatus, ModelSpec, RuntimeSpec, StrategySpec, Traffic
         .message("strategy.shadow needs a traffic provider that can mirror requests: set traffic.provider to gatewayAPI, istio or router"),
     validation = Rule::new("!has(self.spec.strategy) || !has(self.spec.strategy.shadow) || !has(self.spec.strategy.shadow.agreement) || self.spec.traffic.provider == 'router'")
         .message("strategy.shadow.agreement compares the shadow's answers with the stable ones, which only the model router sees (meshes and gateways drop the shadow's answers): set traffic.provider to router, or remove agreement"),
+    validation = Rule::new("!has(self.spec.strategy) || !has(self.spec.strategy.shadow) || !has(self.spec.strategy.shadow.drift) || self.spec.traffic.provider == 'router'")
+        .message("strategy.shadow.drift compares the distribution of the shadow's answers with the stable ones', which only the model router sees: set traffic.provider to router, or remove drift"),
     validation = Rule::new("!has(self.spec.strategy) || !has(self.spec.strategy.shadow) || !has(self.spec.strategy.shadow.mirrorAllMethods) || self.spec.traffic.provider == 'router'")
         .message("strategy.shadow.mirrorAllMethods chooses which methods the model router copies; Gateway API and Istio data planes copy every method: set traffic.provider to router, or remove mirrorAllMethods"),
     validation = Rule::new("self.spec.traffic.provider != 'router' || !has(self.spec.runtime.protocol) || self.spec.runtime.protocol != 'grpc'")

@@ -193,6 +193,12 @@ pub struct ShadowStrategy {
     /// inconclusive and never passes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agreement: Option<PredictionAgreement>,
+    /// How far the distribution of the new revision's predictions may move from the stable
+    /// one's: the model router counts both revisions' answers to the same copied requests by
+    /// value, and after `duration` their population stability index must stay within
+    /// `maxPsi` (analysis metric `drift`). Needs `traffic.provider: router`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<OutputDrift>,
     /// Checks of the shadow's own metrics (its latency, its errors on the copied requests),
     /// measured after `duration`; they must pass before promotion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -213,10 +219,68 @@ pub struct PredictionAgreement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self.matches('^[0-9]+(\\\\.[0-9]+)?$')").message("shadow.agreement.tolerance must be a non-negative decimal such as 0.001"))]
     pub tolerance: Option<String>,
+    /// Numbers also count as equal when they differ by at most this share of the larger one
+    /// (a decimal such as `0.01` for 1 %), whichever of the two tolerances is wider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[0-9]+(\\\\.[0-9]+)?$')").message("shadow.agreement.relativeTolerance must be a non-negative decimal such as 0.01"))]
+    pub relative_tolerance: Option<String>,
+    /// For ranked predictions (a list, best first, such as recommended item ids): two answers
+    /// agree when their first `k` items share at least `minOverlapPercent` of their items,
+    /// whatever the order within them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<TopKOverlap>,
     /// JSONPath of the prediction inside a response, e.g. `$.outputs[0].data`; the whole body when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json_path: Option<String>,
+    /// Percent of the compared requests also sent to a second stable pod (the same pod when
+    /// there is one): how often the stable model disagrees with itself (analysis metric
+    /// `agreement-noise`) is subtracted from the shadow's disagreement, so a model that is not
+    /// deterministic does not fail an identical candidate. Default 10; 0 turns the noise floor
+    /// off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 0 && self <= 100").message("shadow.agreement.noiseSamplePercent is a percentage: use a value from 0 to 100"))]
+    pub noise_sample_percent: Option<i32>,
     /// Fewest compared pairs before a decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub min_samples: Option<i32>,
+}
+
+/// Overlap of the top of two ranked lists.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TopKOverlap {
+    /// How many items from the top of each list are compared.
+    #[schemars(range(min = 1, max = 100))]
+    pub k: i32,
+    /// Lowest share of the `k` items both lists hold, in percent. Default 100 (the same items).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 1 && self <= 100").message("shadow.agreement.topK.minOverlapPercent is a percentage: use a value from 1 to 100"))]
+    pub min_overlap_percent: Option<i32>,
+}
+
+/// How far the distribution of the new revision's predictions may move from the stable one's,
+/// over the same requests.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputDrift {
+    /// JSONPath of the prediction inside a response (each item counts when it is a list); the
+    /// whole body when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_path: Option<String>,
+    /// Upper bounds of the bins of a numeric prediction, ascending (decimals such as `0.5`); a
+    /// score counts in the first bin whose bound it does not exceed, or in the last, open one.
+    /// When unset, each distinct value (a label) is its own bin, up to 64 of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 63))]
+    #[x_kube(validation = Rule::new("self.all(b, b.matches('^-?[0-9]+(\\\\.[0-9]+)?$')) && self.map(b, double(b)).isSorted()").message("shadow.drift.bins must be ascending decimals such as 0.5"))]
+    pub bins: Vec<String>,
+    /// Largest population stability index of the new revision's predictions against the
+    /// stable ones' (analysis metric `drift`), a decimal such as `0.1`; by convention under 0.1
+    /// is no shift and over 0.25 a large one.
+    #[x_kube(validation = Rule::new("self.matches('^[0-9]+(\\\\.[0-9]+)?$')").message("shadow.drift.maxPsi must be a non-negative decimal such as 0.1"))]
+    pub max_psi: String,
+    /// Fewest predictions of each revision before a decision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub min_samples: Option<i32>,

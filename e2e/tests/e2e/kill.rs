@@ -429,6 +429,7 @@ async fn shadow_over_gateway_api_survives_sigkill_through_abort_retry_and_auto_p
             mirror_all_methods: None,
             duration: Duration("4s".into()),
             agreement: None,
+            drift: None,
             analysis: None,
             auto_promotion: None,
         }),

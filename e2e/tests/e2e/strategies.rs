@@ -731,6 +731,7 @@ pub fn shadow_long(percent: i32) -> Option<StrategySpec> {
             mirror_all_methods: None,
             duration: Duration("1h".into()),
             agreement: None,
+            drift: None,
             analysis: None,
             auto_promotion: None,
         }),

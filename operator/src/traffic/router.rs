@@ -20,12 +20,14 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use modeldeploy_api::routing::{
-    ROUTER_TABLE_KEY, RouterAgreement, RouterTable, TrafficPlan, router_table_name,
+    ROUTER_TABLE_KEY, RouterAgreement, RouterDrift, RouterTable, RouterTopK, TrafficPlan,
+    router_table_name,
 };
 use modeldeploy_api::v1alpha1::ModelDeploymentSpec;
 
 use super::{GatewayFeatures, Routing, TrafficRouter, plan_annotation, services};
 use crate::labels;
+use crate::plan::analysis::agreement;
 use crate::render::{self, Owner};
 
 /// Image of the model router, released with the operator.
@@ -188,13 +190,33 @@ pub fn table(owner: &Owner, spec: &ModelDeploymentSpec, plan: &TrafficPlan) -> R
         .map(|a| RouterAgreement {
             json_path: a.json_path.clone(),
             tolerance: a.tolerance.clone(),
+            relative_tolerance: a.relative_tolerance.clone(),
+            top_k: a.top_k.as_ref().map(|t| RouterTopK {
+                k: u8::try_from(t.k.clamp(1, 100)).unwrap_or(100),
+                min_overlap_percent: u8::try_from(
+                    t.min_overlap_percent.unwrap_or(100).clamp(1, 100),
+                )
+                .unwrap_or(100),
+            }),
+            noise_sample_percent: u8::try_from(
+                a.noise_sample_percent
+                    .unwrap_or(agreement::DEFAULT_NOISE_SAMPLE_PERCENT)
+                    .clamp(0, 100),
+            )
+            .unwrap_or(0),
         });
+    // Admission checks the bins are ascending decimals.
+    let drift = shadow.and_then(|s| s.drift.as_ref()).map(|d| RouterDrift {
+        json_path: d.json_path.clone(),
+        bins: d.bins.iter().filter_map(|b| b.parse().ok()).collect(),
+    });
     RouterTable {
         salt: format!("{}/{}", owner.namespace, owner.name),
         plan: plan.clone(),
         services,
         mirror_all_methods: shadow.and_then(|s| s.mirror_all_methods) == Some(true),
         agreement,
+        drift,
     }
 }
 

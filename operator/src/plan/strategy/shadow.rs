@@ -34,6 +34,14 @@ pub(super) fn steps(shadow: &ShadowStrategy) -> Steps {
             spec: agreement::analysis(agreement, &shadow.duration),
         })));
     }
+    // Admission lets `drift` through only with the model router, which counts predictions.
+    if let Some(drift) = &shadow.drift {
+        steps.push(Step::Analysis(Box::new(Gate {
+            run: agreement::DRIFT_METRIC.to_owned(),
+            label: "shadow drift",
+            spec: agreement::drift_analysis(drift, &shadow.duration),
+        })));
+    }
     if shadow.auto_promotion == Some(false) {
         steps.push(Step::Pause {
             duration: None,
