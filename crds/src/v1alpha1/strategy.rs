@@ -268,13 +268,13 @@ pub struct OutputDrift {
     /// whole body when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json_path: Option<String>,
-    /// Upper bounds of the bins of a numeric prediction, ascending (decimals such as `0.5`); a
+    /// Upper bounds of the bins of a numeric prediction, ascending (numbers such as `0.5`); a
     /// score counts in the first bin whose bound it does not exceed, or in the last, open one.
     /// When unset, each distinct value (a label) is its own bin, up to 64 of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 63))]
-    #[x_kube(validation = Rule::new("self.all(b, b.matches('^-?[0-9]+(\\\\.[0-9]+)?$')) && self.map(b, double(b)).isSorted()").message("shadow.drift.bins must be ascending decimals such as 0.5"))]
-    pub bins: Vec<String>,
+    #[x_kube(validation = Rule::new("self.isSorted()").message("shadow.drift.bins must be in ascending order"))]
+    pub bins: Vec<f64>,
     /// Largest population stability index of the new revision's predictions against the
     /// stable ones' (analysis metric `drift`), a decimal such as `0.1`; by convention under 0.1
     /// is no shift and over 0.25 a large one.

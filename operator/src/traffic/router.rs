@@ -205,10 +205,9 @@ pub fn table(owner: &Owner, spec: &ModelDeploymentSpec, plan: &TrafficPlan) -> R
             )
             .unwrap_or(0),
         });
-    // Admission checks the bins are ascending decimals.
     let drift = shadow.and_then(|s| s.drift.as_ref()).map(|d| RouterDrift {
         json_path: d.json_path.clone(),
-        bins: d.bins.iter().filter_map(|b| b.parse().ok()).collect(),
+        bins: d.bins.clone(),
     });
     RouterTable {
         salt: format!("{}/{}", owner.namespace, owner.name),
